@@ -1,0 +1,160 @@
+"""The schedule base class: construct and validate, call on any step, configs like Keras."""
+
+from __future__ import annotations
+
+import numbers
+from types import ModuleType
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from refimpl import numpy_ops
+from refimpl.schedules._validation import warn
+
+__all__ = ["FLOAT32_EXACT_INT_LIMIT", "LearningRateSchedule", "compute_dtype"]
+
+#: float32 holds every integer up to ``2**24`` exactly; beyond, the step cast rounds.
+FLOAT32_EXACT_INT_LIMIT = 2**24
+
+_EXACT_INT_LIMITS = {np.dtype(np.float16): 2**11, np.dtype(np.float32): 2**24}
+
+
+def compute_dtype(initial_learning_rate: Any) -> np.dtype:
+    """The dtype Keras computes a schedule in: that of ``initial_learning_rate``.
+
+    A Python ``float`` gives float32 (TensorFlow's rule, whatever ``floatx()`` says), a
+    NumPy scalar keeps its dtype, a Python ``int`` gives int32.
+
+    >>> compute_dtype(0.1), compute_dtype(np.float64(0.1)), compute_dtype(1)
+    (dtype('float32'), dtype('float64'), dtype('int32'))
+    """
+    return numpy_ops.convert_to_tensor(initial_learning_rate).dtype
+
+
+def _check_step(step: Any) -> Any:
+    """Accept an int, float, NumPy scalar or array-like of them; return it unchanged
+    for Python scalars (so the namespace applies TensorFlow's scalar dtype rule)."""
+    if isinstance(step, (bool, np.bool_)):
+        raise TypeError(
+            f"Argument `step` must be a number or an array of numbers. Received: step={step!r}"
+        )
+    if isinstance(step, numbers.Real) and not isinstance(step, np.generic):
+        return step
+    try:
+        arr = np.asarray(step)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise TypeError(
+            f"Argument `step` must be a number or an array of numbers. Received: step={step!r}"
+        ) from exc
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            "Argument `step` must be a number or an array of numbers. "
+            f"Received: step={step!r} (dtype {arr.dtype})"
+        )
+    return arr
+
+
+class LearningRateSchedule:
+    """Base class of every refimpl schedule, with Keras's conventions.
+
+    The constructor validates and stores the arguments exactly as given (so
+    :meth:`get_config` returns them unchanged); :meth:`evaluate` is the formula on any
+    array namespace (``refimpl.numpy_ops`` here, ``keras.ops`` in the Keras adapter);
+    ``__call__`` evaluates it with NumPy on an int, float, NumPy scalar or array of steps
+    and returns a NumPy array of the same shape (0-d for a scalar), in the dtype Keras
+    computes in.  :meth:`exact` gives the float64 "true math" value instead.
+    """
+
+    #: Keras's ``name`` default for this class (set by each subclass).
+    default_name: ClassVar[str | None] = None
+
+    #: The dtype the step is cast to before the formula (None: not cast, as in
+    #: ``PiecewiseConstantDecay``); used to warn about steps float32 cannot represent.
+    def _step_cast_dtype(self) -> np.dtype | None:
+        return self.dtype
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The compute dtype, by Keras's rule (that of ``initial_learning_rate``)."""
+        return compute_dtype(self._dtype_source())
+
+    def _dtype_source(self) -> Any:
+        return getattr(self, "initial_learning_rate")  # noqa: B009
+
+    # --- the formula -------------------------------------------------------------------
+    def evaluate(
+        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
+    ) -> Any:
+        """The schedule's formula at ``step`` on the array namespace ``xp``.
+
+        ``dtype=None`` computes in Keras's dtype; ``dtype="float64"`` computes the same
+        formula with every hyperparameter and the step in float64.
+        """
+        raise NotImplementedError
+
+    def __call__(self, step: npt.ArrayLike) -> np.ndarray:
+        """The learning rate at ``step`` (scalar or array), as Keras computes it."""
+        checked = _check_step(step)
+        self._warn_about_steps(checked)
+        return np.asarray(self.evaluate(checked))
+
+    def exact(self, step: npt.ArrayLike) -> np.ndarray:
+        """The learning rate at ``step`` in float64 "true math".
+
+        The same formula with the hyperparameters taken at their Python (float64)
+        values and the step cast to float64, so nothing is rounded to float32 and no
+        integer initial rate truncates the others.
+        """
+        checked = _check_step(step)
+        return np.asarray(self.evaluate(checked, dtype=np.float64))
+
+    def _warn_about_steps(self, step: Any) -> None:
+        arr = np.asarray(step)
+        if arr.size == 0:
+            return
+        lo, hi = (arr.min(), arr.max()) if arr.ndim else (arr, arr)
+        if lo < 0:
+            warn(
+                f"{type(self).__name__} was called with a negative step ({lo}); Keras "
+                "evaluates the formula there anyway, which is rarely meaningful."
+            )
+        cast_dtype = self._step_cast_dtype()
+        limit = _EXACT_INT_LIMITS.get(np.dtype(cast_dtype)) if cast_dtype is not None else None
+        if limit is not None and arr.dtype.kind in "iu" and max(abs(int(lo)), abs(int(hi))) > limit:
+            warn(
+                f"{type(self).__name__} computes in {np.dtype(cast_dtype).name}, which holds "
+                f"integers exactly only up to {limit}; step {max(abs(int(lo)), abs(int(hi)))} "
+                "is rounded to the nearest representable value before the formula, as Keras "
+                "does. Use `.exact(step)` or a float64 initial_learning_rate for exact steps."
+            )
+
+    # --- configs ------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments, with Keras's keys and values."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
+        """Rebuild a schedule from :meth:`get_config`'s output (``cls(**config)``).
+
+        Unknown keys raise ``TypeError`` naming them (no silent defaults).
+        """
+        if not isinstance(config, dict):
+            raise TypeError(
+                f"{cls.__name__}.from_config expects a dict. Received: config={config!r}"
+            )
+        import inspect
+
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        unknown = sorted(set(config) - accepted)
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.from_config: unknown key(s) {unknown} in config "
+                f"{config!r}; {cls.__name__} accepts {sorted(accepted)}."
+            )
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"

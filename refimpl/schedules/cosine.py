@@ -1,0 +1,154 @@
+"""Cosine decay with optional linear warmup: ``keras.optimizers.schedules.CosineDecay``."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy.typing as npt
+
+from refimpl import numpy_ops
+from refimpl.schedules._base import LearningRateSchedule
+from refimpl.schedules._validation import (
+    check_initial_learning_rate,
+    check_name,
+    check_number,
+    check_positive_steps,
+    warn,
+)
+
+__all__ = ["CosineDecay", "cosine_decay"]
+
+
+def _cosine_part(
+    step: Any, decay_steps: Any, decay_from_lr: Any, alpha: Any, dtype: Any, xp: Any
+) -> Any:
+    # Keras's `_decay_function`: `1 - alpha` and `+ alpha` use the Python value of alpha.
+    completed_fraction = xp.divide(step, decay_steps)
+    pi = xp.array(math.pi, dtype=dtype)
+    cosine_decayed = 0.5 * (1.0 + xp.cos(xp.multiply(pi, completed_fraction)))
+    decayed = (1 - alpha) * cosine_decayed + alpha
+    return xp.multiply(decay_from_lr, decayed)
+
+
+def cosine_decay(
+    step: Any,
+    initial_learning_rate: Any,
+    decay_steps: Any,
+    alpha: Any = 0.0,
+    warmup_target: Any = None,
+    warmup_steps: Any = 0,
+    *,
+    xp: ModuleType | Any = numpy_ops,
+    dtype: npt.DTypeLike | None = None,
+) -> Any:
+    """Cosine decay (SGDR without restarts), optionally after a linear warmup.
+
+    Formula without warmup (``warmup_target is None``)::
+
+        s = minimum(step, decay_steps)
+        cosine = 0.5 * (1 + cos(pi * s / decay_steps))
+        lr = initial_learning_rate * ((1 - alpha) * cosine + alpha)
+
+    With warmup (``peak = warmup_target``)::
+
+        s = minimum(step, warmup_steps + decay_steps)
+        lr = where(s < warmup_steps,
+                   (peak - initial_learning_rate) * (s / warmup_steps) + initial_learning_rate,
+                   peak * ((1 - alpha) * 0.5 * (1 + cos(pi * (s - warmup_steps) / decay_steps))
+                           + alpha))
+
+    ``alpha`` is a *fraction* of the starting rate (of ``warmup_target`` when set), and
+    ``1 - alpha`` is computed at Python (float64) precision before it meets the
+    float32 array, as in Keras; ``pi`` is rounded to the compute dtype.
+
+    Intervals: warmup on ``[0, warmup_steps)`` (strict: at ``step == warmup_steps`` the
+    rate is exactly ``warmup_target``); decay on ``[warmup_steps, warmup_steps +
+    decay_steps]``; constant ``alpha * peak`` from the end on.  Step 0 gives
+    ``initial_learning_rate`` (with ``warmup_steps == 0`` and a ``warmup_target``, it
+    gives ``warmup_target``: ``initial_learning_rate`` only sets the dtype).
+
+    >>> cosine_decay([0, 500, 1000, 2000], 1.0, 1000, alpha=0.1)
+    array([1.  , 0.55, 0.1 , 0.1 ], dtype=float32)
+    >>> cosine_decay([0, 50, 100], 0.0, 1000, warmup_target=1.0, warmup_steps=100)
+    array([0. , 0.5, 1. ], dtype=float32)
+    """
+    lr = xp.convert_to_tensor(initial_learning_rate, dtype)
+    dtype = lr.dtype
+    horizon = xp.cast(decay_steps, dtype)
+    s = xp.cast(step, dtype)
+    if warmup_target is None:
+        return _cosine_part(xp.minimum(s, horizon), horizon, lr, alpha, dtype, xp)
+    peak = xp.cast(warmup_target, dtype)
+    warm = xp.cast(warmup_steps, dtype)
+    s = xp.minimum(s, horizon + warm)
+    warming = (peak - lr) * (s / warm) + lr
+    decaying = _cosine_part(s - warm, horizon, peak, alpha, dtype, xp)
+    return xp.where(s < warm, warming, decaying)
+
+
+class CosineDecay(LearningRateSchedule):
+    """``keras.optimizers.schedules.CosineDecay``, exactly; see :func:`cosine_decay`.
+
+    Note Keras's positional order: ``name`` comes before ``warmup_target``.
+
+    >>> CosineDecay(0.001, 4690)([0, 4690])
+    array([0.001, 0.   ], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        alpha: float = 0.0,
+        name: str = "CosineDecay",
+        warmup_target: float | None = None,
+        warmup_steps: int = 0,
+    ) -> None:
+        check_initial_learning_rate(initial_learning_rate)
+        check_positive_steps("decay_steps", decay_steps)
+        check_number("alpha", alpha)
+        if warmup_target is not None:
+            check_number("warmup_target", warmup_target)
+        warm = check_number("warmup_steps", warmup_steps)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.alpha = alpha
+        self.name = check_name(name)
+        self.warmup_steps = warmup_steps
+        self.warmup_target = warmup_target
+        if warm < 0:
+            warn(
+                f"warmup_steps={warmup_steps!r} is negative: Keras then never warms up "
+                "and starts the cosine at a negative step."
+            )
+        if warm > 0 and warmup_target is None:
+            warn(
+                f"warmup_steps={warmup_steps!r} has no effect without a warmup_target "
+                "(Keras ignores it)."
+            )
+
+    def evaluate(
+        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
+    ) -> Any:
+        return cosine_decay(
+            step,
+            self.initial_learning_rate,
+            self.decay_steps,
+            self.alpha,
+            self.warmup_target,
+            self.warmup_steps,
+            xp=xp,
+            dtype=dtype,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }

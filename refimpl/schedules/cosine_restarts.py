@@ -1,0 +1,147 @@
+"""Cosine decay with warm restarts (SGDR): ``keras.optimizers.schedules.CosineDecayRestarts``."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from refimpl import numpy_ops
+from refimpl.schedules._base import LearningRateSchedule
+from refimpl.schedules._validation import (
+    check_initial_learning_rate,
+    check_name,
+    check_number,
+    check_positive_steps,
+    warn,
+)
+
+__all__ = ["CosineDecayRestarts", "cosine_decay_restarts"]
+
+
+def cosine_decay_restarts(
+    step: Any,
+    initial_learning_rate: Any,
+    first_decay_steps: Any,
+    t_mul: Any = 2.0,
+    m_mul: Any = 1.0,
+    alpha: Any = 0.0,
+    *,
+    xp: ModuleType | Any = numpy_ops,
+    dtype: npt.DTypeLike | None = None,
+) -> Any:
+    """Cosine decay that restarts, each period ``t_mul`` times longer and ``m_mul`` lower.
+
+    Formula (every quantity in the dtype of ``initial_learning_rate``)::
+
+        f = step / first_decay_steps
+        if t_mul == 1:                      # decided on the hyperparameter, not the step
+            i = floor(f)                    # the restart index
+            f = f - i
+        else:
+            i = floor(log(1 - f * (1 - t_mul)) / log(t_mul))
+            f = (f - (1 - t_mul ** i) / (1 - t_mul)) / t_mul ** i
+        cosine = 0.5 * m_mul ** i * (1 + cos(pi * f))
+        lr = initial_learning_rate * ((1 - alpha) * cosine + alpha)
+
+    (here ``alpha`` is first cast to the compute dtype, unlike in ``CosineDecay``).
+
+    Intervals: period ``i`` covers ``[first_decay_steps * (t_mul**i - 1) / (t_mul - 1),
+    first_decay_steps * (t_mul**(i+1) - 1) / (t_mul - 1))``; the rate jumps back up to
+    ``initial_learning_rate * m_mul ** i`` at its first step.  Step 0 gives
+    ``initial_learning_rate``.  Restarts never stop.
+
+    In float32 the ``floor(log(.) / log(.))`` restart index can be one too low at an
+    exact restart step: with ``t_mul=2, first_decay_steps=1`` step 32,767 gives 0.0
+    (Keras's value, the bottom of period 14) where the true restart peak is 1.0.
+    refimpl reproduces that; :meth:`CosineDecayRestarts.exact` gives the true value.
+
+    ``pi`` is rounded to float32 (slightly above pi), so mid-period the rate is just
+    under one half:
+
+    >>> cosine_decay_restarts([0, 50, 100, 200, 300], 1.0, 100)
+    array([1.        , 0.49999997, 1.        , 0.49999997, 1.        ], dtype=float32)
+    >>> float(cosine_decay_restarts(32767, 1.0, 1))
+    0.0
+    >>> float(CosineDecayRestarts(1.0, 1).exact(32767))
+    1.0
+    """
+    lr = xp.convert_to_tensor(initial_learning_rate, dtype)
+    dtype = lr.dtype
+    first = xp.cast(first_decay_steps, dtype)
+    a = xp.cast(alpha, dtype)
+    t = xp.cast(t_mul, dtype)
+    m = xp.cast(m_mul, dtype)
+    f = xp.cast(step, dtype) / first
+    if float(np.asarray(t_mul).astype(numpy_ops.numpy_dtype(dtype))) == 1.0:
+        i = xp.floor(f)
+        f = f - i
+    else:
+        i = xp.floor(xp.log(xp.cast(1.0 - f * (1.0 - t), dtype)) / xp.log(t))
+        sum_r = xp.divide(1.0 - xp.power(t, i), 1.0 - t)
+        f = xp.divide(xp.subtract(f, sum_r), xp.power(t, i))
+    m_fac = xp.power(m, i)
+    cosine = 0.5 * m_fac * (1.0 + xp.cos(xp.multiply(xp.array(math.pi, dtype=dtype), f)))
+    decayed = xp.add(xp.multiply(1 - a, cosine), a)
+    return xp.multiply(lr, decayed)
+
+
+class CosineDecayRestarts(LearningRateSchedule):
+    """``keras.optimizers.schedules.CosineDecayRestarts``; see :func:`cosine_decay_restarts`.
+
+    >>> CosineDecayRestarts(0.001, 1000)([0, 1000, 3000])
+    array([0.001, 0.001, 0.001], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        first_decay_steps: int,
+        t_mul: float = 2.0,
+        m_mul: float = 1.0,
+        alpha: float = 0.0,
+        name: str = "SGDRDecay",
+    ) -> None:
+        check_initial_learning_rate(initial_learning_rate)
+        check_positive_steps("first_decay_steps", first_decay_steps)
+        t = check_number("t_mul", t_mul)
+        check_number("m_mul", m_mul)
+        check_number("alpha", alpha)
+        self.initial_learning_rate = initial_learning_rate
+        self.first_decay_steps = first_decay_steps
+        self.t_mul = t_mul
+        self.m_mul = m_mul
+        self.alpha = alpha
+        self.name = check_name(name)
+        if t <= 0:
+            warn(
+                f"t_mul={t_mul!r} is not positive: the restart index is the floor of the log "
+                "of a non-positive number, so the rate is NaN."
+            )
+
+    def evaluate(
+        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
+    ) -> Any:
+        return cosine_decay_restarts(
+            step,
+            self.initial_learning_rate,
+            self.first_decay_steps,
+            self.t_mul,
+            self.m_mul,
+            self.alpha,
+            xp=xp,
+            dtype=dtype,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }

@@ -1,0 +1,132 @@
+"""Piecewise constant decay: ``keras.optimizers.schedules.PiecewiseConstantDecay``."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from refimpl import numpy_ops
+from refimpl.schedules._base import LearningRateSchedule
+from refimpl.schedules._validation import check_name, check_number, warn
+
+__all__ = ["PiecewiseConstantDecay", "piecewise_constant_decay"]
+
+
+def piecewise_constant_decay(
+    step: Any,
+    boundaries: Sequence[Any],
+    values: Sequence[Any],
+    *,
+    xp: ModuleType | Any = numpy_ops,
+    dtype: npt.DTypeLike | None = None,
+) -> Any:
+    """A rate that is constant between boundaries.
+
+    Formula, exactly as Keras 3 evaluates it (a sum of indicator masks times values,
+    in this order, so an inf/NaN value poisons every step)::
+
+        lr = (step <= boundaries[0]) * values[0]
+        lr += (step > boundaries[-1]) * values[-1]
+        for low, high, v in zip(boundaries[:-1], boundaries[1:], values[1:-1]):
+            lr += ((step > low) & (step <= high)) * v
+
+    The step is *not* cast to the values' dtype: the boundaries are cast to the step's
+    dtype (an int step truncates float boundaries).  The result has the dtype of
+    ``values[0]``.
+
+    Intervals: ``values[0]`` on ``step <= boundaries[0]``, ``values[i]`` on
+    ``(boundaries[i-1], boundaries[i]]``, ``values[-1]`` on ``step > boundaries[-1]``:
+    each new value starts at **boundary + 1** (PyTorch's MultiStepLR and Optax switch
+    *at* the boundary).  Step 0 gives ``values[0]`` (for a positive first boundary);
+    past the last boundary the rate stays ``values[-1]`` for ever.
+
+    >>> piecewise_constant_decay([0, 1000, 1001, 3001], [1000, 2000, 3000],
+    ...                          [0.003, 0.002, 0.001, 0.0001])
+    array([0.003 , 0.003 , 0.002 , 0.0001], dtype=float32)
+    """
+    if dtype is None:
+        step = xp.convert_to_tensor(step)
+        vals = [xp.convert_to_tensor(v) for v in values]
+        bounds = [xp.cast(xp.convert_to_tensor(b), step.dtype) for b in boundaries]
+    else:
+        step = xp.cast(step, dtype)
+        vals = [xp.convert_to_tensor(v, dtype) for v in values]
+        bounds = [xp.convert_to_tensor(b, dtype) for b in boundaries]
+    result_dtype = vals[0].dtype
+    result = xp.cast(0, result_dtype)
+    result = result + xp.cast(step <= bounds[0], result_dtype) * vals[0]
+    result = result + xp.cast(step > bounds[-1], result_dtype) * vals[-1]
+    for low, high, value in zip(bounds[:-1], bounds[1:], vals[1:-1]):
+        result = result + xp.cast(xp.logical_and(step > low, step <= high), result_dtype) * value
+    return result
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """``keras.optimizers.schedules.PiecewiseConstantDecay``; see :func:`piecewise_constant_decay`.
+
+    >>> schedule = PiecewiseConstantDecay([1000, 2000, 3000], [0.003, 0.002, 0.001, 0.0001])
+    >>> schedule([1000, 1001])
+    array([0.003, 0.002], dtype=float32)
+    """
+
+    default_name = "PiecewiseConstant"
+
+    def __init__(
+        self, boundaries: Sequence[Any], values: Sequence[Any], name: str = "PiecewiseConstant"
+    ) -> None:
+        for arg, seq in (("boundaries", boundaries), ("values", values)):
+            if isinstance(seq, (str, bytes)) or not isinstance(seq, (Sequence, np.ndarray)):
+                raise TypeError(
+                    f"Argument `{arg}` must be a list of numbers. "
+                    f"Received: {arg}={seq!r} ({type(seq).__name__})"
+                )
+        if len(boundaries) != len(values) - 1:
+            raise ValueError(
+                "The length of boundaries should be 1 less than the length of "
+                f"values. Received: boundaries={boundaries} of length "
+                f"{len(boundaries)}, and values={values} "
+                f"of length {len(values)}."
+            )
+        if len(boundaries) == 0:
+            raise ValueError(
+                "Argument `boundaries` must not be empty (Keras accepts it and fails "
+                f"when called). Received: boundaries={boundaries!r}, values={values!r}; "
+                "for a constant rate pass a float learning rate instead."
+            )
+        bounds = [check_number(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
+        vals = [check_number(f"values[{i}]", v, allow_nan=True) for i, v in enumerate(values)]
+        self.boundaries = boundaries
+        self.values = values
+        self.name = check_name(name)
+        if any(b >= c for b, c in itertools.pairwise(bounds)):
+            warn(
+                f"boundaries={boundaries!r} are not strictly increasing: Keras adds the "
+                "values of every interval that contains the step, so some steps get a sum "
+                "of values or 0."
+            )
+        if not all(math.isfinite(v) for v in vals):
+            warn(
+                f"values={values!r} contain inf or NaN: Keras multiplies every value by a 0/1 "
+                "mask and sums, so the result is NaN at every step."
+            )
+
+    @property
+    def dtype(self) -> np.dtype:
+        return numpy_ops.convert_to_tensor(self.values[0]).dtype
+
+    def _step_cast_dtype(self) -> np.dtype | None:
+        return None
+
+    def evaluate(
+        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
+    ) -> Any:
+        return piecewise_constant_decay(step, self.boundaries, self.values, xp=xp, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}

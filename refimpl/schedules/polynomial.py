@@ -1,0 +1,126 @@
+"""Polynomial decay: ``keras.optimizers.schedules.PolynomialDecay``."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy.typing as npt
+
+from refimpl import numpy_ops
+from refimpl.schedules._base import LearningRateSchedule
+from refimpl.schedules._validation import (
+    check_bool,
+    check_initial_learning_rate,
+    check_name,
+    check_number,
+    check_positive_steps,
+    warn,
+)
+
+__all__ = ["PolynomialDecay", "polynomial_decay"]
+
+
+def polynomial_decay(
+    step: Any,
+    initial_learning_rate: Any,
+    decay_steps: Any,
+    end_learning_rate: Any = 0.0001,
+    power: Any = 1.0,
+    cycle: bool = False,
+    *,
+    xp: ModuleType | Any = numpy_ops,
+    dtype: npt.DTypeLike | None = None,
+) -> Any:
+    """Polynomial decay from ``initial_learning_rate`` to ``end_learning_rate``.
+
+    Formula (all in the dtype of ``initial_learning_rate``)::
+
+        if cycle:   # the horizon grows to the next multiple of decay_steps
+            decay_steps = decay_steps * where(step == 0, 1.0, ceil(step / decay_steps))
+        else:
+            step = minimum(step, decay_steps)
+        p = step / decay_steps
+        lr = (initial_learning_rate - end_learning_rate) * (1 - p) ** power + end_learning_rate
+
+    Intervals: without ``cycle`` the rate decays on ``[0, decay_steps]`` and is
+    ``end_learning_rate`` from ``step == decay_steps`` on (the default end is 1e-4, not
+    0).  With ``cycle`` the horizon is the first multiple of ``decay_steps`` that is
+    ``>= step`` (so at ``step == k * decay_steps`` the rate is ``end_learning_rate`` and
+    at the next step it jumps up again); step 0 uses multiplier 1 (Keras's guard
+    against ``0 / 0``).  Step 0 gives ``initial_learning_rate``.
+
+    >>> polynomial_decay([0, 2500, 5000, 9000], 0.003, 5000, 0.001, power=1.0)
+    array([0.003, 0.002, 0.001, 0.001], dtype=float32)
+    """
+    lr = xp.convert_to_tensor(initial_learning_rate, dtype)
+    dtype = lr.dtype
+    end = xp.cast(end_learning_rate, dtype)
+    pw = xp.cast(power, dtype)
+    s = xp.cast(step, dtype)
+    horizon = xp.cast(decay_steps, dtype)
+    if cycle:
+        multiplier = xp.where(xp.equal(s, 0), 1.0, xp.ceil(s / decay_steps))
+        horizon = xp.multiply(horizon, multiplier)
+    else:
+        s = xp.minimum(s, horizon)
+    p = xp.divide(s, horizon)
+    return xp.add(xp.multiply(lr - end, xp.power(1 - p, pw)), end)
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """``keras.optimizers.schedules.PolynomialDecay``, exactly; see :func:`polynomial_decay`.
+
+    >>> PolynomialDecay(0.003, 5000, 0.001, power=1.5)([0, 5000])
+    array([0.003, 0.001], dtype=float32)
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        end_learning_rate: float = 0.0001,
+        power: float = 1.0,
+        cycle: bool = False,
+        name: str = "PolynomialDecay",
+    ) -> None:
+        check_initial_learning_rate(initial_learning_rate)
+        check_positive_steps("decay_steps", decay_steps)
+        check_number("end_learning_rate", end_learning_rate)
+        pw = check_number("power", power)
+        check_bool("cycle", cycle)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.end_learning_rate = end_learning_rate
+        self.power = power
+        self.cycle = cycle
+        self.name = check_name(name)
+        if pw < 0:
+            warn(
+                f"power={power!r} is negative: (1 - p) ** power is inf at the end of the "
+                "decay, so the rate becomes inf (or NaN) there."
+            )
+
+    def evaluate(
+        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
+    ) -> Any:
+        return polynomial_decay(
+            step,
+            self.initial_learning_rate,
+            self.decay_steps,
+            self.end_learning_rate,
+            self.power,
+            self.cycle,
+            xp=xp,
+            dtype=dtype,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }

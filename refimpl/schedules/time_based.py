@@ -1,0 +1,110 @@
+"""Time-based decay: the legacy optimizer argument ``decay=`` as a schedule."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from refimpl import numpy_ops
+from refimpl.schedules._base import LearningRateSchedule, compute_dtype
+from refimpl.schedules._validation import check_initial_learning_rate, check_name, check_number
+
+__all__ = ["TimeBasedDecay", "time_based_decay"]
+
+
+def time_based_decay(
+    step: Any,
+    initial_learning_rate: Any,
+    decay: Any,
+    *,
+    xp: ModuleType | Any = numpy_ops,
+    dtype: npt.DTypeLike | None = None,
+) -> Any:
+    """The legacy ``decay=`` of tf_keras's optimizers (Keras <= 2.10), as a schedule.
+
+    Formula, in the order of ``tf_keras`` legacy ``Optimizer._decayed_lr``::
+
+        lr = initial_learning_rate            # or schedule(float(step)) for a schedule
+        if decay > 0:
+            lr = lr / (1.0 + decay * step)
+
+    ``initial_learning_rate`` may be a float or any refimpl schedule (then the schedule
+    is evaluated first, on the step cast to its float dtype, and the legacy factor is
+    stacked on top, as the legacy optimizers did).  Without a schedule this equals
+    ``InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)`` in the same op order.
+
+    Intervals: none; step 0 gives ``initial_learning_rate``; there is no end.
+
+    >>> time_based_decay([0, 937, 4689], 0.001, 0.001 / 5)
+    array([0.001     , 0.00084218, 0.00051605], dtype=float32)
+    """
+    if isinstance(initial_learning_rate, LearningRateSchedule):
+        dtype = np.dtype(dtype) if dtype is not None else initial_learning_rate.dtype
+        local_step = xp.cast(step, dtype)
+        lr = xp.cast(initial_learning_rate.evaluate(local_step, xp=xp, dtype=dtype), dtype)
+    else:
+        lr = xp.convert_to_tensor(initial_learning_rate, dtype)
+        dtype = lr.dtype
+    if float(decay) > 0.0:
+        local_step = xp.cast(step, dtype)
+        lr = lr / (1.0 + xp.cast(decay, dtype) * local_step)
+    return lr
+
+
+class TimeBasedDecay(LearningRateSchedule):
+    """The legacy optimizer ``decay=`` argument as a schedule; see :func:`time_based_decay`.
+
+    Keras 3 ignores ``SGD(decay=...)`` with only a warning; pass
+    ``TimeBasedDecay(lr, decay)`` as the learning rate to get the old behaviour back.
+
+    >>> TimeBasedDecay(0.001, 0.0002)(937)
+    array(0.00084218, dtype=float32)
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate: float | LearningRateSchedule,
+        decay: float,
+        name: str = "TimeBasedDecay",
+    ) -> None:
+        if not isinstance(initial_learning_rate, LearningRateSchedule):
+            check_initial_learning_rate(initial_learning_rate)
+        d = check_number("decay", decay)
+        if d < 0:
+            raise ValueError(f"decay cannot be less than 0. Received: decay={decay}.")
+        self.initial_learning_rate = initial_learning_rate
+        self.decay = decay
+        self.name = check_name(name)
+
+    @property
+    def dtype(self) -> np.dtype:
+        if isinstance(self.initial_learning_rate, LearningRateSchedule):
+            return self.initial_learning_rate.dtype
+        return compute_dtype(self.initial_learning_rate)
+
+    def evaluate(
+        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
+    ) -> Any:
+        return time_based_decay(step, self.initial_learning_rate, self.decay, xp=xp, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        from refimpl.schedules.serialization import serialize
+
+        lr = self.initial_learning_rate
+        return {
+            "initial_learning_rate": serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
+            "decay": self.decay,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> TimeBasedDecay:
+        from refimpl.schedules.serialization import deserialize_nested
+
+        config = dict(config)
+        if isinstance(config.get("initial_learning_rate"), dict):
+            config["initial_learning_rate"] = deserialize_nested(config["initial_learning_rate"])
+        return cast(TimeBasedDecay, super().from_config(config))

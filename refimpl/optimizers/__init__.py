@@ -1,0 +1,8 @@
+"""Optimizers (``SGD``) and, as in Keras, ``refimpl.optimizers.schedules``."""
+
+from __future__ import annotations
+
+from refimpl.optimizers import schedules
+from refimpl.optimizers.sgd import SGD
+
+__all__ = ["SGD", "schedules"]

@@ -97,17 +97,21 @@ class LearningRateSchedule:
         """The learning rate at ``step`` (scalar or array), as Keras computes it."""
         checked = _check_step(step)
         self._warn_about_steps(checked)
-        return np.asarray(self.evaluate(checked))
+        with np.errstate(all="ignore"):  # Keras computes inf/NaN silently (e.g. unused branches)
+            return np.asarray(numpy_ops.flush_subnormals(self.evaluate(checked)))
 
     def exact(self, step: npt.ArrayLike) -> np.ndarray:
         """The learning rate at ``step`` in float64 "true math".
 
         The same formula with the hyperparameters taken at their Python (float64)
         values and the step cast to float64, so nothing is rounded to float32 and no
-        integer initial rate truncates the others.
+        integer initial rate truncates the others.  (Keras's own float64 mode, a
+        ``np.float64`` initial rate, still rounds every *other* Python-float
+        hyperparameter through float32, because ``ops.cast`` converts it first.)
         """
         checked = _check_step(step)
-        return np.asarray(self.evaluate(checked, dtype=np.float64))
+        with np.errstate(all="ignore"):
+            return np.asarray(self.evaluate(checked, xp=numpy_ops.exact_ops, dtype=np.float64))
 
     def _warn_about_steps(self, step: Any) -> None:
         arr = np.asarray(step)

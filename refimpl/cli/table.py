@@ -134,7 +134,8 @@ def format_table(schedule: LearningRateSchedule, at: np.ndarray) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    at = parse_steps(args.steps)
     schedule = build_schedule(args.name, list(args.options), args.from_config)
     print(repr(schedule))
-    print(format_table(schedule, parse_steps(args.steps)))
+    print(format_table(schedule, at))
     return 0

@@ -1,0 +1,169 @@
+"""Each formula's semantics, derived by hand in float64 (not copied from refimpl's output).
+
+Values are compared with ``exact`` (float64 true math) to hand formulas, and the
+float32 values are checked only where float32 arithmetic is exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+from refimpl.schedules import (
+    CosineDecay,
+    CosineDecayRestarts,
+    ExponentialDecay,
+    InverseTimeDecay,
+    LinearCosineDecay,
+    LinearWarmup,
+    NaturalExpDecay,
+    NoisyLinearCosineDecay,
+    PiecewiseConstantDecay,
+    PolynomialDecay,
+    SequentialSchedule,
+    TimeBasedDecay,
+)
+from refimpl.testing import schedule_configs
+
+
+def test_exponential_staircase_changes_at_multiples() -> None:
+    s = ExponentialDecay(1.0, 10, 0.5, staircase=True)
+    np.testing.assert_array_equal(s([0, 9, 10, 19, 20]), np.float32([1, 1, 0.5, 0.5, 0.25]))
+
+
+def test_exponential_smooth_matches_hand_formula() -> None:
+    s = ExponentialDecay(0.1, 7, 0.9)
+    at = np.arange(0, 100, 13)
+    np.testing.assert_allclose(s.exact(at), 0.1 * 0.9 ** (at / 7), rtol=1e-15)
+
+
+def test_piecewise_switches_at_boundary_plus_one() -> None:
+    s = PiecewiseConstantDecay([1000, 2000, 3000], [0.003, 0.002, 0.001, 0.0001])
+    got = s([0, 1000, 1001, 2000, 2001, 3000, 3001, 10**9])
+    np.testing.assert_array_equal(
+        got, np.float32([0.003, 0.003, 0.002, 0.002, 0.001, 0.001, 0.0001, 0.0001])
+    )
+
+
+def test_piecewise_nan_value_poisons_every_step_like_keras() -> None:
+    # SEMANTICS.md, measured on Keras: values [inf, 0.1] give NaN at step 20.
+    with pytest.warns(Warning, match="inf or NaN"):
+        s = PiecewiseConstantDecay([10], [math.inf, 0.1])
+    assert math.isnan(float(s(20)))
+
+
+def test_piecewise_non_increasing_boundaries_sum_values() -> None:
+    with pytest.warns(Warning, match="strictly increasing"):
+        s = PiecewiseConstantDecay([10, 5], [1.0, 2.0, 4.0])
+    # step 7: not <= 10? it is: 1.0; also > 5 (last boundary): + 4.0; (10, 5] empty.
+    assert float(s(7)) == 5.0
+
+
+def test_polynomial_clamps_and_default_end() -> None:
+    s = PolynomialDecay(1.0, 100)
+    assert float(s.exact(100)) == pytest.approx(1e-4)
+    assert float(s.exact(10**6)) == pytest.approx(1e-4)
+    assert float(s.exact(50)) == pytest.approx((1 - 1e-4) * 0.5 + 1e-4)
+
+
+def test_polynomial_cycle_grows_the_horizon() -> None:
+    s = PolynomialDecay(1.0, 100, 0.0, power=1.0, cycle=True)
+    # step 150: horizon 200 -> 1 - 150/200 = 0.25; step 100: horizon 100 -> 0; step 0: 1.
+    np.testing.assert_allclose(s.exact([0, 100, 101, 150]), [1.0, 0.0, 1 - 101 / 200, 0.25])
+
+
+def test_inverse_time_staircase() -> None:
+    s = InverseTimeDecay(1.0, 10, 1.0, staircase=True)
+    np.testing.assert_array_equal(s([0, 9, 10, 25]), np.float32([1, 1, 0.5, 1 / 3]))
+
+
+def test_cosine_warmup_is_strict_and_alpha_is_a_fraction() -> None:
+    s = CosineDecay(0.0, 100, alpha=0.1, warmup_target=1.0, warmup_steps=10)
+    np.testing.assert_allclose(s.exact([0, 5, 10]), [0.0, 0.5, 1.0])
+    # end of decay: alpha * warmup_target
+    np.testing.assert_allclose(s.exact([110, 10**6]), [0.1, 0.1], rtol=1e-12)
+    half = 1.0 * (0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)) + 0.1)
+    assert float(s.exact(60)) == pytest.approx(half)
+
+
+def test_restarts_periods_grow_by_t_mul() -> None:
+    s = CosineDecayRestarts(1.0, 10, t_mul=2.0, m_mul=0.5)
+    # restarts at 10 (period 20) and 30 (period 40), heights 0.5 and 0.25
+    np.testing.assert_allclose(s.exact([0, 10, 30, 20]), [1.0, 0.5, 0.25, 0.25], atol=1e-12)
+
+
+def test_time_based_is_inverse_time_with_one_step() -> None:
+    at = np.arange(0, 5000, 97)
+    np.testing.assert_array_equal(
+        TimeBasedDecay(0.001, 0.0002)(at), InverseTimeDecay(0.001, 1, 0.0002)(at)
+    )
+
+
+def test_time_based_on_a_schedule_stacks_the_factor() -> None:
+    inner = ExponentialDecay(1.0, 10, 0.5)
+    s = TimeBasedDecay(inner, 0.1)
+    assert float(s.exact(10)) == pytest.approx(0.5 / (1 + 0.1 * 10))
+
+
+def test_time_based_negative_decay_is_rejected_like_tf_keras() -> None:
+    with pytest.raises(ValueError, match=r"decay cannot be less than 0\. Received: decay=-0\.1"):
+        TimeBasedDecay(0.1, -0.1)
+
+
+def test_natural_exp_is_exponential_with_exp_minus_rate() -> None:
+    np.testing.assert_allclose(
+        NaturalExpDecay(2.0, 10, 0.3).exact([0, 5, 40]),
+        2.0 * np.exp(-0.3 * np.array([0, 5, 40]) / 10),
+        rtol=1e-14,
+    )
+
+
+def test_linear_cosine_hand_formula() -> None:
+    s = LinearCosineDecay(1.0, 100, num_periods=1.0, alpha=0.1, beta=0.01)
+    t = 25.0
+    want = (0.1 + (100 - t) / 100) * 0.5 * (1 + math.cos(math.pi * 2 * t / 100)) + 0.01
+    assert float(s.exact(t)) == pytest.approx(want)
+
+
+def test_noisy_is_reproducible_and_order_free() -> None:
+    s = NoisyLinearCosineDecay(1.0, 1000, seed=3)
+    a = s(np.arange(50))
+    np.testing.assert_array_equal(a[::-1], s(np.arange(49, -1, -1)))
+    assert not np.array_equal(a, NoisyLinearCosineDecay(1.0, 1000, seed=4)(np.arange(50)))
+
+
+def test_noisy_noise_has_the_documented_distribution() -> None:
+    s = NoisyLinearCosineDecay(
+        1.0, 10**7, initial_variance=1.0, variance_decay=0.0, num_periods=0.0, alpha=0.0, beta=0.0
+    )
+    plain = LinearCosineDecay(1.0, 10**7, num_periods=0.0, alpha=0.0, beta=0.0)
+    at = np.arange(200_000)
+    # num_periods=0: cosine == 1, so lr = linear + std * z with std 1: z = difference.
+    z = s.exact(at) - plain.exact(at)
+    assert abs(z.mean()) < 0.01
+    assert abs(z.std() - 1) < 0.01
+
+
+@given(schedule_configs("CosineDecay"))
+def test_linear_warmup_equals_keras_cosine_warmup(config: dict) -> None:
+    if config["warmup_target"] is None:
+        return
+    w = config["warmup_steps"]
+    ours = LinearWarmup(
+        CosineDecay(config["warmup_target"], config["decay_steps"], config["alpha"]),
+        w,
+        config["initial_learning_rate"],
+    )
+    keras_style = CosineDecay(**config)
+    at = np.unique(np.array([0, 1, max(w - 1, 0), w, w + 1, w + config["decay_steps"], 2**20]))
+    np.testing.assert_array_equal(ours(at), keras_style(at))
+
+
+def test_sequential_switches_at_the_boundary_and_restarts_children() -> None:
+    first = ExponentialDecay(1.0, 10, 0.5)
+    second = InverseTimeDecay(0.25, 1, 1.0)
+    s = SequentialSchedule([first, second], [20])
+    np.testing.assert_array_equal(s([19, 20, 23]), np.concatenate([first([19]), second([0, 3])]))

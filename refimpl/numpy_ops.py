@@ -107,6 +107,9 @@ def _float_input(x: ArrayLike) -> np.ndarray:
     return a
 
 
+_SMALLEST_NORMAL = {n: float(np.finfo(f"float{8 * n}").smallest_normal) for n in (2, 4, 8)}
+
+
 def flush_subnormals(x: Any) -> Any:
     """Replace subnormal floats by (signed) zero, as TensorFlow's CPU kernels do.
 
@@ -120,7 +123,9 @@ def flush_subnormals(x: Any) -> Any:
     a = np.asarray(x)
     if a.dtype.kind != "f":
         return x
-    tiny = np.finfo(a.dtype).smallest_normal
+    tiny = _SMALLEST_NORMAL[a.dtype.itemsize]
+    if a.ndim == 0:
+        return a * 0 if abs(float(a)) < tiny else x
     small = np.abs(a) < tiny
     if not small.any():
         return x

@@ -114,6 +114,10 @@ class LearningRateSchedule:
             return np.asarray(self.evaluate(checked, xp=numpy_ops.exact_ops, dtype=np.float64))
 
     def _warn_about_steps(self, step: Any) -> None:
+        if type(step) is int and 0 <= step <= FLOAT32_EXACT_INT_LIMIT:  # common case, fast
+            cast_dtype = self._step_cast_dtype()
+            if cast_dtype is None or np.dtype(cast_dtype).itemsize >= 4:
+                return
         arr = np.asarray(step)
         if arr.size == 0:
             return

@@ -126,10 +126,14 @@ def relu_forward(z: np.ndarray) -> np.ndarray:
     return np.maximum(z, 0, out=z)
 
 
-def relu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``dL/dz = dL/dy * [y > 0]`` (ReLU's derivative at 0 is 0, as in TensorFlow), in place."""
-    np.copyto(dy, 0, where=y <= 0)
-    return dy
+def relu_backward(dy: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """``dL/dz = dL/dy * [y > 0]`` (ReLU's derivative at 0 is 0, as in TensorFlow), in place.
+
+    ``mask`` is an optional reusable bool buffer of ``y``'s shape (a multiply by a bool
+    mask is ~10x faster than ``np.copyto(..., where=...)``).
+    """
+    mask = np.greater(y, 0, out=mask)
+    return np.multiply(dy, mask, out=dy)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -148,6 +152,16 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
+def _sum_rows(a: np.ndarray, ws: Workspace) -> np.ndarray:
+    """``a.sum(axis=0)`` for a 2-D ``a`` as a BLAS product ``ones @ a`` (~15x faster for
+    tall, thin ``a`` than NumPy's reduction)."""
+    ones = ws.cache.get("ones")
+    if ones is None or ones.shape[1] != a.shape[0]:
+        ones = np.ones((1, a.shape[0]), np.float32)
+        ws.cache["ones"] = ones
+    return (ones @ a)[0]
+
+
 class Workspace:
     """Per-thread, per-layer scratch space: cached activations and reusable buffers.
 
@@ -161,11 +175,14 @@ class Workspace:
         self._buffers: dict[str, np.ndarray] = {}
         self.cache: dict[str, Any] = {}
 
-    def buffer(self, key: str, shape: tuple[int, ...], zero: bool = False) -> np.ndarray:
-        """A float32 buffer of ``shape``; zero-filled at creation (and each call if ``zero``)."""
+    def buffer(
+        self, key: str, shape: tuple[int, ...], zero: bool = False, dtype: Any = np.float32
+    ) -> np.ndarray:
+        """A buffer of ``shape`` (float32 by default); zero-filled at creation (and on
+        each call if ``zero``)."""
         buf = self._buffers.get(key)
         if buf is None or buf.shape != shape:
-            buf = np.zeros(shape, np.float32)
+            buf = np.zeros(shape, dtype)
             self._buffers[key] = buf
         elif zero:
             buf.fill(0)
@@ -280,7 +297,8 @@ class Layer:
 
     def _activation_backward(self, dy: np.ndarray, ws: Workspace) -> np.ndarray:
         if self.activation == "relu":
-            return relu_backward(dy, ws.cache["y"])
+            y = ws.cache["y"]
+            return relu_backward(dy, y, ws.buffer("relu_mask", y.shape, dtype=np.bool_))
         if self.activation == "softmax":
             return softmax_backward(dy, ws.cache["y"])
         return dy
@@ -374,25 +392,47 @@ class Conv2D(Layer):
 
     @staticmethod
     def _im2col(
-        xp: np.ndarray, ho: int, wo: int, kh: int, kw: int, sh: int, sw: int, out: np.ndarray
+        xp: np.ndarray,
+        ho: int,
+        wo: int,
+        kh: int,
+        kw: int,
+        sh: int,
+        sw: int,
+        ws: Workspace,
+        key: str,
     ) -> np.ndarray:
         """Patch matrix ``(n*Ho*Wo, kh*kw*C)`` of padded input ``xp`` ``(n, Hp, Wp, C)``.
 
         Row ``(b, i, j)`` holds ``xp[b, i*sh:i*sh+kh, j*sw:j*sw+kw, :]`` flattened in
         ``(u, v, c)`` order, matching the HWIO kernel reshaped to ``(kh*kw*C, F)``.
-        A strided view of ``xp`` is copied once into the reusable ``out``.
+        A strided view of ``xp`` is copied once into a reusable buffer of ``ws``.  With
+        few channels (``C < 8``) the copy would move runs of only ``C`` floats, so the
+        buffer is filled "K-major", ``(kh*kw*C, n*Ho*Wo)``, and its transpose returned
+        (BLAS takes either layout at the same speed).
         """
         n, _, _, c = xp.shape
         s0, s1, s2, s3 = xp.strides
+        k, m = kh * kw * c, n * ho * wo
+        if c < 8:
+            view = np.lib.stride_tricks.as_strided(
+                xp,
+                shape=(kh, kw, c, n, ho, wo),
+                strides=(s1, s2, s3, s0, s1 * sh, s2 * sw),
+                writeable=False,
+            )
+            buf = ws.buffer(key + "_kmajor", (k, m))
+            np.copyto(buf.reshape(kh, kw, c, n, ho, wo), view)
+            return buf.T
         view = np.lib.stride_tricks.as_strided(
             xp,
             shape=(n, ho, wo, kh, kw, c),
             strides=(s0, s1 * sh, s2 * sw, s1, s2, s3),
             writeable=False,
         )
-        out6 = out.reshape(n, ho, wo, kh, kw, c)
-        np.copyto(out6, view)
-        return out
+        buf = ws.buffer(key, (m, k))
+        np.copyto(buf.reshape(n, ho, wo, kh, kw, c), view)
+        return buf
 
     def forward(self, x: np.ndarray, ws: Workspace, logits: bool = False) -> np.ndarray:
         n, h, w, c = x.shape
@@ -404,9 +444,7 @@ class Conv2D(Layer):
             xp[:, pt : pt + h, pl : pl + w, :] = x
         else:
             xp = np.ascontiguousarray(x, dtype=np.float32)
-        cols = self._im2col(
-            xp, ho, wo, kh, kw, sh, sw, ws.buffer("cols", (n * ho * wo, kh * kw * c))
-        )
+        cols = self._im2col(xp, ho, wo, kh, kw, sh, sw, ws, "cols")
         z = ws.buffer("z", (n * ho * wo, self.filters))
         np.matmul(cols, self.kernel.reshape(kh * kw * c, self.filters), out=z)
         if self.use_bias:
@@ -435,7 +473,7 @@ class Conv2D(Layer):
         np.matmul(cols.T, dz2, out=dk)  # dL/dK = cols^T @ dL/dz
         grads[0] += dk.reshape(grads[0].shape)
         if self.use_bias:
-            grads[1] += dz2.sum(axis=0)
+            grads[1] += _sum_rows(dz2, ws)
         if not need_dx:
             return None
         if sh == 1 and sw == 1:
@@ -444,9 +482,7 @@ class Conv2D(Layer):
             qt, qb, ql, qr = kh - 1 - pt, kh - 1 - pb, kw - 1 - pl, kw - 1 - pr
             dzp = ws.buffer("dzpad", (n, ho + qt + qb, wo + ql + qr, f))
             dzp[:, qt : qt + ho, ql : ql + wo, :] = dz.reshape(n, ho, wo, f)
-            dcols = self._im2col(
-                dzp, h, w, kh, kw, 1, 1, ws.buffer("dcols", (n * h * w, kh * kw * f))
-            )
+            dcols = self._im2col(dzp, h, w, kh, kw, 1, 1, ws, "dcols")
             kflip = np.ascontiguousarray(self.kernel[::-1, ::-1].transpose(0, 1, 3, 2))
             dx = ws.buffer("dx", (n * h * w, c))
             np.matmul(dcols, kflip.reshape(kh * kw * f, c), out=dx)
@@ -545,7 +581,7 @@ class Dense(Layer):
         np.matmul(x.T, dz, out=dk)
         grads[0] += dk
         if self.use_bias:
-            grads[1] += dz.sum(axis=0)
+            grads[1] += _sum_rows(dz, ws)
         if not need_dx:
             return None
         dx = ws.buffer("dx", x.shape)

@@ -99,7 +99,7 @@ class CategoricalCrossentropy(Loss):
         inside = (q > EPSILON) & (q < 1 - EPSILON)
         c = np.clip(q, np.float32(EPSILON), np.float32(1 - EPSILON))
         losses = -(y * np.log(c)).sum(axis=-1)
-        dq = np.where(inside, -y / c, np.float32(0)).astype(np.float32)
+        dq = np.divide(-y, c, out=np.zeros_like(c), where=inside)
         grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / total
         return losses, (grad * s).astype(np.float32)
 
@@ -129,7 +129,7 @@ class SparseCategoricalCrossentropy(Loss):
         dz *= s
         if inside is None or p is None:
             return losses, dz
-        grad = np.where(inside, dz / p, np.float32(0)).astype(np.float32)
+        grad = np.divide(dz, p, out=np.zeros_like(dz), where=inside)
         return losses, grad
 
 

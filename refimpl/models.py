@@ -148,6 +148,7 @@ class Sequential:
         self.history: callbacks_module.History | None = None
         self._pending_optimizer_state: dict[str, Any] | None = None
         self._num_threads = _threads.default_num_threads()
+        self._chunk: int | None = SUB_BATCH
         self._workspaces: list[list[Workspace]] = []
         self._thread_grads: list[list[list[np.ndarray]]] = []
         for layer in layers or []:
@@ -371,6 +372,22 @@ class Sequential:
         Returns the sum of per-sample losses and of correct predictions; adds weight
         gradients (already scaled by ``scale = 1/batch``) to this thread's accumulators.
         """
+        # Overflow/NaN is detected from the batch loss (training stops with a message),
+        # so NumPy's floating-point warnings would only repeat it, once per sub-batch.
+        with np.errstate(all="ignore"):
+            return self._run_chunks_unchecked(tid, x, y, starts, chunk, scale, train, out)
+
+    def _run_chunks_unchecked(
+        self,
+        tid: int,
+        x: np.ndarray,
+        y: np.ndarray | None,
+        starts: Sequence[int],
+        chunk: int,
+        scale: np.float32,
+        train: bool,
+        out: np.ndarray | None = None,
+    ) -> tuple[float, float]:
         wss = self._workspaces[tid]
         grads = self._thread_grads[tid]
         if train:
@@ -420,22 +437,19 @@ class Sequential:
         out: np.ndarray | None = None,
     ) -> tuple[float, float, int]:
         n = x.shape[0]
-        starts = list(range(0, n, SUB_BATCH))
+        chunk = self._chunk or n
+        starts = list(range(0, n, chunk))
         threads = 1 if pool is None else min(self._num_threads, len(starts))
         scale = np.float32(1.0 / n)
         futures = (
             [
-                pool.submit(
-                    self._run_chunks, t, x, y, starts[t::threads], SUB_BATCH, scale, train, out
-                )
+                pool.submit(self._run_chunks, t, x, y, starts[t::threads], chunk, scale, train, out)
                 for t in range(1, threads)
             ]
             if pool is not None
             else []
         )
-        loss_sum, correct = self._run_chunks(
-            0, x, y, starts[0::threads], SUB_BATCH, scale, train, out
-        )
+        loss_sum, correct = self._run_chunks(0, x, y, starts[0::threads], chunk, scale, train, out)
         for fut in futures:
             ls, c = fut.result()
             loss_sum += ls
@@ -462,13 +476,16 @@ class Sequential:
 
     @contextlib.contextmanager
     def _execution(self) -> Iterator[ThreadPoolExecutor | None]:
-        """Worker threads with BLAS at one thread each, or the plain serial path."""
+        """Worker threads with BLAS at one thread each, or the plain serial path.
+
+        Sub-batches of :data:`SUB_BATCH` only pay with single-threaded BLAS (a
+        multi-threaded BLAS spends more time synchronising than computing on them); when
+        the BLAS thread count cannot be limited, batches run whole on BLAS's own threads.
+        """
         self._ensure_thread_state(self._num_threads)
-        if self._num_threads <= 1:
-            yield None
-            return
         with _threads.blas_single_thread() as limited:
-            if not limited:
+            self._chunk = SUB_BATCH if limited else None
+            if not limited or self._num_threads <= 1:
                 yield None
                 return
             with ThreadPoolExecutor(max_workers=self._num_threads - 1) as pool:

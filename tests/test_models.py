@@ -1,0 +1,249 @@
+"""Sequential: training semantics, threads, checkpoints, bad input, summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refimpl import Sequential, layers, losses
+from refimpl.optimizers import SGD
+from refimpl.schedules import ExponentialDecay
+
+
+def _model(
+    lr=0.01, momentum=0.0, loss="categorical_crossentropy", activation="softmax", compile=True
+):  # type: ignore[no-untyped-def]
+    model = Sequential(
+        [
+            layers.Conv2D(3, 3, padding="same", activation="relu", input_shape=(6, 6, 1)),
+            layers.Conv2D(2, 3, padding="valid", activation="relu"),
+            layers.Flatten(),
+            layers.Dense(4, activation=activation),
+        ]
+    )
+    if compile:
+        model.compile(SGD(lr, momentum=momentum), loss, ["accuracy"])
+    return model
+
+
+def _data(n: int = 23, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 6, 6, 1)).astype(np.uint8)
+    return x, np.eye(4, dtype=np.float32)[rng.integers(0, 4, n)]
+
+
+def test_summary_counts_the_lessons_parameters(capsys: pytest.CaptureFixture[str]) -> None:
+    model = Sequential(
+        [
+            layers.Conv2D(32, (3, 3), padding="same", activation="relu", input_shape=(28, 28, 1)),
+            layers.Conv2D(16, (3, 3), padding="same", activation="relu"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.summary()
+    out = capsys.readouterr().out
+    for text in ("320", "4,624", "125,450", "Total params: 130,394", "(None, 28, 28, 32)"):
+        assert text in out
+
+
+def test_epoch_loss_is_sample_weighted() -> None:
+    """lr = 0 keeps the weights fixed: batches of 10, 10 and 3 samples must report the
+    mean over all 23 samples, not the mean of the three batch means."""
+    x, y = _data()
+    x = x / np.float32(255)  # moderate losses: no float32 underflow in predict's probabilities
+    model = _model(lr=0.0)
+    hist = model.fit(x, y, batch_size=10, epochs=1, verbose=0, shuffle=False)
+    probs = model.predict(x).astype(np.float64)
+    per_sample = -np.log((probs * y).sum(axis=1))
+    assert hist.history["loss"][0] == pytest.approx(per_sample.mean(), rel=1e-5)
+    batch_means = [per_sample[:10].mean(), per_sample[10:20].mean(), per_sample[20:].mean()]
+    assert abs(np.mean(batch_means) - per_sample.mean()) > 1e-3  # the test can tell them apart
+    acc = (probs.argmax(1) == y.argmax(1)).mean()
+    assert hist.history["accuracy"][0] == pytest.approx(acc)
+    assert model.evaluate(x, y, verbose=0) == pytest.approx([per_sample.mean(), acc], rel=1e-5)
+
+
+def test_one_step_equals_a_hand_computed_whole_batch_gradient_step() -> None:
+    """Sub-batches on threads give the whole-batch gradient: compare one SGD step with
+    the same step taken layer by layer on the whole batch in a single workspace."""
+    from refimpl.layers import Workspace
+
+    x, y = _data(n=13)
+    model = _model(lr=0.001)
+    before = model.get_weights()
+    ws = [Workspace() for _ in model.layers]
+    h = x.astype(np.float32)
+    for i, layer in enumerate(model.layers):
+        h = layer.forward(h, ws[i], logits=i == 3)
+    _, g = losses.CategoricalCrossentropy().value_and_grad(y, h, 1 / 13, logits=True)
+    grads = [[np.zeros_like(w) for w in layer.weights] for layer in model.layers]
+    for i in range(3, -1, -1):
+        g = model.layers[i].backward(g, ws[i], grads[i], need_dx=i > 0, logits=i == 3)
+    model.fit(x, y, batch_size=13, epochs=1, verbose=0, shuffle=False)
+    flat = [g for layer in grads for g in layer]
+    for w0, w1, gr in zip(before, model.get_weights(), flat, strict=True):
+        np.testing.assert_allclose(w1, w0 - np.float32(0.001) * gr, rtol=1e-5, atol=1e-7)
+
+
+def test_threads_and_serial_path_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = _data(n=40)
+    a, b = _model(momentum=0.9), _model(momentum=0.9)
+    b.set_weights(a.get_weights())
+    a._num_threads = 1
+    b._num_threads = 2
+    ha = a.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    hb = b.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    np.testing.assert_allclose(ha.history["loss"], hb.history["loss"], rtol=1e-5)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-6)
+    # Without a way to limit BLAS threads, the trainer runs whole batches serially.
+    from refimpl import _threads
+
+    monkeypatch.setattr(_threads, "_openblas_functions", lambda: None)
+    monkeypatch.setitem(__import__("sys").modules, "threadpoolctl", None)
+    c = _model(momentum=0.9)
+    c.set_weights(b.get_weights())
+    c.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    assert c._chunk is None
+
+
+def test_iterations_carry_across_fit_calls_and_schedule_continues() -> None:
+    x, y = _data(n=20)
+    model = _model()
+    model.compile(SGD(ExponentialDecay(0.01, 3, 0.5)), "categorical_crossentropy")
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert model.optimizer is not None
+    assert model.optimizer.iterations == 3
+    hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert model.optimizer.iterations == 9
+    assert hist.history["learning_rate"][-1] == pytest.approx(0.01 * 0.5**3, rel=1e-6)
+
+
+def test_save_and_load_weights_resume_exactly(tmp_path: Path) -> None:
+    x, y = _data(n=30)
+    ref = _model(momentum=0.9)
+    ref.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
+    start = ref.get_weights()
+    ref.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+
+    a = _model(momentum=0.9)
+    a.set_weights(start)
+    a.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
+    a.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    path = tmp_path / "ckpt.weights.h5"
+    a.save_weights(path)
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.weights.h5"]  # no temporary left behind
+
+    b = _model(compile=False)  # not compiled yet: optimizer state waits for compile()
+    b.load_weights(path)
+    b.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
+    assert b.optimizer is not None
+    assert b.optimizer.iterations == 4
+    b.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    for wr, wb in zip(ref.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wr, wb)
+
+    with pytest.raises(FileExistsError):
+        b.save_weights(path, overwrite=False)
+    other = Sequential([layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(ValueError, match="expects 2 weight arrays"):
+        other.load_weights(path)
+
+
+@pytest.mark.parametrize(
+    ("fit_kwargs", "exc", "match"),
+    [
+        ({"x": np.zeros((4, 6, 6))}, ValueError, r"x.shape=\(4, 6, 6\)"),
+        ({"x": np.full((4, 6, 6, 1), "a")}, TypeError, "dtype <U1"),
+        ({"y": np.zeros((4, 3))}, ValueError, r"y.shape=\(4, 3\)"),
+        ({"y": np.zeros((5, 4))}, ValueError, "same number of samples"),
+        ({"batch_size": 0}, ValueError, "batch_size=0"),
+        ({"batch_size": 2.5}, TypeError, "batch_size=2.5"),
+        ({"epochs": -1}, ValueError, "epochs=-1"),
+        ({"verbose": 3}, ValueError, "verbose=3"),
+        ({"validation_data": (np.zeros((2, 5, 5, 1)), np.zeros((2, 4)))}, ValueError, "5, 5"),
+    ],
+)
+def test_bad_input_raises_before_training(fit_kwargs: dict, exc: type, match: str) -> None:
+    model = _model()
+    before = model.get_weights()
+    kwargs = {"x": np.zeros((4, 6, 6, 1)), "y": np.eye(4), "verbose": 0, **fit_kwargs}
+    with pytest.raises(exc, match=match):
+        model.fit(**kwargs)
+    for w0, w1 in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+    assert model.optimizer is not None
+    assert model.optimizer.iterations == 0
+
+
+def test_sparse_labels_are_checked_and_train_like_one_hot() -> None:
+    x, y = _data(n=16)
+    labels = y.argmax(1)
+    a = _model(loss="sparse_categorical_crossentropy")
+    b = _model()
+    b.set_weights(a.get_weights())
+    ha = a.fit(x, labels, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    hb = b.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    assert ha.history["loss"] == pytest.approx(hb.history["loss"], rel=1e-6)
+    with pytest.raises(ValueError, match="outside"):
+        a.fit(x, labels + 4, verbose=0)
+    with pytest.raises(ValueError, match="loss="):
+        a.compile(SGD(), "hinge")
+
+
+def test_nan_schedule_is_rejected_before_training() -> None:
+    from refimpl.exceptions import ScheduleWarning
+    from refimpl.schedules import PiecewiseConstantDecay
+
+    x, y = _data(n=8)
+    model = _model()
+    with pytest.warns(ScheduleWarning):
+        schedule = PiecewiseConstantDecay([2], [0.01, float("nan")])
+    model.compile(SGD(schedule), "categorical_crossentropy")
+    with pytest.raises(ValueError, match="non-finite learning rate at step 0"):
+        model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    assert model.optimizer is not None
+    assert model.optimizer.iterations == 0
+
+
+def test_nan_loss_stops_training_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _data(n=32)
+    model = _model()
+    weights = model.get_weights()
+    weights[-2][...] = 3e38  # the logits overflow to inf: the first batch loss is NaN
+    model.set_weights(weights)
+    with pytest.warns(RuntimeWarning, match="training stopped before this batch's update"):
+        hist = model.fit(x, y, batch_size=4, epochs=5, verbose=0, shuffle=False)
+    assert len(hist.history["loss"]) == 1  # stopped within the first epoch
+    assert model.stop_reason is not None
+    assert "the loss is" in capsys.readouterr().err
+    for w0, w1 in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)  # the bad batch's update was not applied
+
+
+def test_progress_line_format(capsys: pytest.CaptureFixture[str]) -> None:
+    x, y = _data(n=20)
+    _model().fit(x, y, batch_size=8, epochs=2, verbose=2)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "Epoch 1/2"
+    assert out[1].startswith("3/3 - ")
+    assert "/step - accuracy: " in out[1]
+    assert " - loss: " in out[1]
+
+
+def test_predict_returns_probabilities_and_linear_output_uses_clipped_loss() -> None:
+    x, y = _data(n=9)
+    model = _model()
+    p = model.predict(x)
+    assert p.shape == (9, 4)
+    assert p.dtype == np.float32
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-6)
+    lin = _model(activation=None)
+    lin.compile(SGD(0.01), losses.CategoricalCrossentropy(from_logits=True), ["accuracy"])
+    assert np.isfinite(lin.fit(x, y, verbose=0).history["loss"][0])
+    with pytest.raises(ValueError, match="compile"):
+        Sequential([layers.Dense(2, input_shape=(3,))]).fit(np.zeros((2, 3)), np.eye(2))

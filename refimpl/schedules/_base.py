@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numbers
+import os
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -16,6 +18,20 @@ __all__ = ["FLOAT32_EXACT_INT_LIMIT", "LearningRateSchedule", "compute_dtype"]
 
 #: float32 holds every integer up to ``2**24`` exactly; beyond, the step cast rounds.
 FLOAT32_EXACT_INT_LIMIT = 2**24
+
+#: Steps per chunk when a large array is evaluated on the thread pool (~0.5 MB float64).
+_CHUNK = 2**16
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="refimpl-schedule"
+        )
+    return _POOL
+
 
 _EXACT_INT_LIMITS = {np.dtype(np.float16): 2**11, np.dtype(np.float32): 2**24}
 
@@ -97,8 +113,33 @@ class LearningRateSchedule:
         """The learning rate at ``step`` (scalar or array), as Keras computes it."""
         checked = _check_step(step)
         self._warn_about_steps(checked)
+        if isinstance(checked, np.ndarray) and checked.size >= 2 * _CHUNK:
+            return self._evaluate_in_chunks(checked)
         with np.errstate(all="ignore"):  # Keras computes inf/NaN silently (e.g. unused branches)
             return np.asarray(numpy_ops.flush_subnormals(self.evaluate(checked)))
+
+    def _evaluate_in_chunks(self, steps: np.ndarray) -> np.ndarray:
+        """Large arrays: cache-sized chunks on a small thread pool (NumPy releases the GIL).
+
+        Every formula is elementwise, so the result is bit-for-bit the one-shot result;
+        the temporaries stay in cache instead of making ~10 passes over memory.
+        """
+        flat = steps.reshape(-1)
+        bounds = [(lo, min(lo + _CHUNK, flat.size)) for lo in range(0, flat.size, _CHUNK)]
+
+        def chunk(lo: int, hi: int) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                return np.asarray(numpy_ops.flush_subnormals(self.evaluate(flat[lo:hi])))
+
+        first = chunk(*bounds[0])
+        out = np.empty(flat.size, dtype=first.dtype)
+        out[: first.size] = first
+
+        def fill(span: tuple[int, int]) -> None:
+            out[span[0] : span[1]] = chunk(*span)
+
+        list(_thread_pool().map(fill, bounds[1:]))
+        return out.reshape(steps.shape)
 
     def exact(self, step: npt.ArrayLike) -> np.ndarray:
         """The learning rate at ``step`` in float64 "true math".

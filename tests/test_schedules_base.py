@@ -97,3 +97,25 @@ def test_repr_round_trips() -> None:
 def test_piecewise_does_not_warn_for_large_int_steps() -> None:
     # PiecewiseConstantDecay never casts the step to float32: no rounding, no warning.
     assert float(PiecewiseConstantDecay([2**25], [1.0, 0.5])(2**25 + 1)) == 0.5
+
+
+@pytest.mark.parametrize("name", [*KERAS_SCHEDULES, *EXTRA_SCHEDULES])
+def test_large_arrays_in_chunks_equal_one_shot(name: str) -> None:
+    from hypothesis import find
+
+    from refimpl.testing import schedule_configs
+
+    config = find(schedule_configs(name), lambda c: True)  # the simplest valid config
+    schedule = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}[name].from_config(config)
+    at = np.arange(3 * 2**16 + 3).reshape(3, -1) * 67  # > 2 chunks, 2-d, up to ~1.3e7
+    with np.errstate(all="ignore"):
+        one_shot = np.asarray(schedule.evaluate(at))
+    np.testing.assert_array_equal(schedule(at), one_shot)
+
+
+def test_step_independent_rate_still_has_the_step_shape() -> None:
+    from refimpl.schedules import TimeBasedDecay
+
+    out = TimeBasedDecay(0.1, 0.0)(np.arange(6).reshape(2, 3))
+    assert out.shape == (2, 3)
+    assert TimeBasedDecay(0.1, 0.0).exact([1, 2]).shape == (2,)

@@ -71,6 +71,13 @@ def _check_step(step: Any) -> Any:
     return arr
 
 
+def _shaped(result: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The result as an array of the step's shape (a step-independent formula, e.g. a
+    constant rate, returns a scalar: broadcast it)."""
+    arr = np.asarray(result)
+    return arr if arr.shape == shape else np.array(np.broadcast_to(arr, shape))
+
+
 class LearningRateSchedule:
     """Base class of every refimpl schedule, with Keras's conventions.
 
@@ -116,7 +123,7 @@ class LearningRateSchedule:
         if isinstance(checked, np.ndarray) and checked.size >= 2 * _CHUNK:
             return self._evaluate_in_chunks(checked)
         with np.errstate(all="ignore"):  # Keras computes inf/NaN silently (e.g. unused branches)
-            return np.asarray(numpy_ops.flush_subnormals(self.evaluate(checked)))
+            return _shaped(numpy_ops.flush_subnormals(self.evaluate(checked)), np.shape(checked))
 
     def _evaluate_in_chunks(self, steps: np.ndarray) -> np.ndarray:
         """Large arrays: cache-sized chunks on a small thread pool (NumPy releases the GIL).
@@ -129,7 +136,7 @@ class LearningRateSchedule:
 
         def chunk(lo: int, hi: int) -> np.ndarray:
             with np.errstate(all="ignore"):
-                return np.asarray(numpy_ops.flush_subnormals(self.evaluate(flat[lo:hi])))
+                return _shaped(numpy_ops.flush_subnormals(self.evaluate(flat[lo:hi])), (hi - lo,))
 
         first = chunk(*bounds[0])
         out = np.empty(flat.size, dtype=first.dtype)
@@ -152,7 +159,8 @@ class LearningRateSchedule:
         """
         checked = _check_step(step)
         with np.errstate(all="ignore"):
-            return np.asarray(self.evaluate(checked, xp=numpy_ops.exact_ops, dtype=np.float64))
+            result = self.evaluate(checked, xp=numpy_ops.exact_ops, dtype=np.float64)
+            return _shaped(result, np.shape(checked))
 
     def _warn_about_steps(self, step: Any) -> None:
         if type(step) is int and 0 <= step <= FLOAT32_EXACT_INT_LIMIT:  # common case, fast

@@ -169,6 +169,7 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
     """
     a1 = x1 if isinstance(x1, (int, float)) else np.asarray(x1)
     a2 = x2 if isinstance(x2, (int, float)) else np.asarray(x2)
+    a1, a2 = _keras_promote(a1, a2)
     dtype = np.result_type(a1, a2)
     if dtype == np.float32 or dtype == np.float16:
         base = np.asarray(a1, np.float64)
@@ -189,16 +190,30 @@ def ceil(x: ArrayLike) -> Array:
     return np.ceil(_float_input(x))
 
 
+def _keras_promote(x1: Any, x2: Any) -> tuple[Any, Any]:
+    """Keras's (JAX-style) promotion where it differs from NumPy's: an integer array
+    meeting a float array takes the float's dtype (NumPy would widen int32 + float32
+    to float64).  Only the integer-``initial_learning_rate`` path ever meets this."""
+    d1, d2 = getattr(x1, "dtype", None), getattr(x2, "dtype", None)
+    if d1 is None or d2 is None or (d1.kind in "iu") == (d2.kind in "iu"):
+        return x1, x2
+    if d1.kind in "iu" and d2.kind == "f":
+        return x1.astype(d2), x2
+    if d2.kind in "iu" and d1.kind == "f":
+        return x1, x2.astype(d1)
+    return x1, x2
+
+
 def minimum(x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.minimum(x1, x2)
+    return np.minimum(*_keras_promote(x1, x2))
 
 
 def maximum(x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.maximum(x1, x2)
+    return np.maximum(*_keras_promote(x1, x2))
 
 
 def where(condition: ArrayLike, x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.where(condition, x1, x2)
+    return np.where(condition, *_keras_promote(x1, x2))
 
 
 def equal(x1: ArrayLike, x2: ArrayLike) -> Array:
@@ -223,19 +238,23 @@ def right_shift(x: ArrayLike, y: int) -> Array:
 
 
 def add(x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.add(x1, x2)
+    return np.add(*_keras_promote(x1, x2))
 
 
 def subtract(x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.subtract(x1, x2)
+    return np.subtract(*_keras_promote(x1, x2))
 
 
 def multiply(x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.multiply(x1, x2)
+    return np.multiply(*_keras_promote(x1, x2))
 
 
 def divide(x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.divide(x1, x2)
+    """True division; two integer arrays give float32 (Keras's ``floatx``), not float64."""
+    d1, d2 = getattr(x1, "dtype", None), getattr(x2, "dtype", None)
+    if d1 is not None and d2 is not None and d1.kind in "iu" and d2.kind in "iu":
+        return np.divide(np.asarray(x1, np.float32), np.asarray(x2, np.float32))
+    return np.divide(*_keras_promote(x1, x2))
 
 
 #: The same namespace for float64 "true math": ``cast`` converts Python floats directly

@@ -33,7 +33,13 @@ from hypothesis import strategies as st
 
 from refimpl.exceptions import ScheduleWarning
 from refimpl.schedules import KERAS_SCHEDULES, deserialize
-from refimpl.testing import assert_schedules_match, edge_steps, schedule_configs, steps
+from refimpl.testing import (
+    assert_schedules_match,
+    edge_steps,
+    schedule_configs,
+    steps,
+    ulp_distance,
+)
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -247,15 +253,55 @@ def test_v1_linear_cosine_float64_raises_in_tensorflow() -> None:
     assert LinearCosineDecay(np.float64(0.1), 100)(5).dtype == np.float64
 
 
-def test_int_initial_rate_truncates_like_keras() -> None:
+@pytest.mark.parametrize(
+    "name", ["ExponentialDecay", "PolynomialDecay", "InverseTimeDecay", "CosineDecay"]
+)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_int_initial_rate_truncates_like_keras(name: str, data: st.DataObject) -> None:
+    """An int rate makes Keras compute in int32 (truncating the other hyperparameters),
+    then promote by its own rules: refimpl gives the same value *and* dtype."""
+    config = {
+        **data.draw(schedule_configs(name)),
+        "initial_learning_rate": data.draw(st.integers(1, 5)),
+    }
+    if name == "CosineDecay":  # with a warmup both Keras and refimpl refuse an int rate
+        config.update(warmup_target=None, warmup_steps=0)
+    at = data.draw(steps(edges=edge_steps(name, config), max_size=8))
+    reference = getattr(keras.optimizers.schedules, name)(**config)
+    with pytest.warns(ScheduleWarning, match="int32"):
+        ours = deserialize({"class_name": name, "config": config})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)
+        for step in at:
+            want = reference(tf.constant(int(step), tf.int64)).numpy()
+            got = ours(int(step))
+            assert got.dtype == want.dtype
+            assert ulp_distance(got, want, want.dtype) <= 2, (step, got, want)
+
+
+def test_int_initial_rate_example_from_semantics() -> None:
     """SEMANTICS.md, measured: ExponentialDecay(1, 10, 0.96) gives 1, 0, 0 at steps 0, 5, 10."""
     from refimpl.schedules import ExponentialDecay
 
-    reference = keras.optimizers.schedules.ExponentialDecay(1, 10, 0.96)
     with pytest.warns(ScheduleWarning, match="int32"):
         ours = ExponentialDecay(1, 10, 0.96)
-    for step in (0, 5, 10):
-        want = reference(step).numpy()
-        got = ours(step)
-        assert got.dtype == want.dtype
-        assert float(got) == float(want)
+    assert [float(ours(s)) for s in (0, 5, 10)] == [1.0, 0.0, 0.0]
+
+
+def test_int_initial_rate_restarts_is_a_type_error_like_keras() -> None:
+    from refimpl.schedules import CosineDecayRestarts
+
+    with pytest.raises(TypeError):
+        keras.optimizers.schedules.CosineDecayRestarts(2, 10)(5)
+    with pytest.raises(TypeError, match="initial_learning_rate=2"):
+        CosineDecayRestarts(2, 10)
+
+
+def test_int_initial_rate_cosine_warmup_fails_like_keras() -> None:
+    from refimpl.schedules import CosineDecay
+
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        keras.optimizers.schedules.CosineDecay(2, 10, warmup_target=1.0, warmup_steps=5)(3)
+    with pytest.raises(TypeError, match="initial_learning_rate=2"):
+        CosineDecay(2, 10, warmup_target=1.0, warmup_steps=5)

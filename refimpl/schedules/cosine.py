@@ -6,6 +6,7 @@ import math
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
@@ -106,6 +107,18 @@ class CosineDecay(LearningRateSchedule):
         warmup_target: float | None = None,
         warmup_steps: int = 0,
     ) -> None:
+        if (
+            warmup_target is not None
+            and isinstance(initial_learning_rate, (int, np.integer))
+            and not isinstance(initial_learning_rate, bool)
+        ):
+            raise TypeError(
+                "CosineDecay with a warmup cannot compute with an integer "
+                "initial_learning_rate (Keras fails when it is called: its warmup and decay "
+                "branches get different dtypes). Received: "
+                f"initial_learning_rate={initial_learning_rate!r}; pass "
+                f"{float(initial_learning_rate)!r}."
+            )
         check_initial_learning_rate(initial_learning_rate)
         check_positive_steps("decay_steps", decay_steps)
         check_number("alpha", alpha)

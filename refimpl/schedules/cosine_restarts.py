@@ -105,6 +105,15 @@ class CosineDecayRestarts(LearningRateSchedule):
         alpha: float = 0.0,
         name: str = "SGDRDecay",
     ) -> None:
+        if isinstance(initial_learning_rate, (int, np.integer)) and not isinstance(
+            initial_learning_rate, bool
+        ):
+            raise TypeError(
+                "CosineDecayRestarts cannot compute with an integer initial_learning_rate "
+                "(Keras raises TypeError when it is called: it mixes int32 and float "
+                f"tensors). Received: initial_learning_rate={initial_learning_rate!r}; pass "
+                f"{float(initial_learning_rate)!r}."
+            )
         check_initial_learning_rate(initial_learning_rate)
         check_positive_steps("first_decay_steps", first_decay_steps)
         t = check_number("t_mul", t_mul)

@@ -113,7 +113,10 @@ def forward_error_bound(name: str, config: dict[str, Any], dtype: str) -> Callab
             else:
                 with np.errstate(all="ignore"):
                     i = np.floor(np.log1p(f * (t - 1)) / math.log(t))
-            m_fac = np.maximum(m**i, 1.0)
+            with np.errstate(over="ignore"):
+                m_fac = np.maximum(m**i, 1.0)
+            # Where m_mul ** i overflows the rate is inf in both: demand equality there.
+            m_fac = np.where(np.isfinite(m_fac), m_fac, 0.0)
             # cos: 1 ulp; t**i and m**i: 1 ulp each (relative); t**i enters f through
             # (f - (1 - t**i) / (1 - t)) / t**i, which cancels: d f ~ u / |1 - t|.
             d_f = 0.0 if t == 1.0 else np.pi * u * (1 + 1 / abs(1 - t))

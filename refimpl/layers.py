@@ -280,6 +280,16 @@ class Layer:
         """
         raise NotImplementedError
 
+    def begin_batch(self, ws: Workspace, rows: int, train: bool) -> None:
+        """The trainer is about to run sub-batches of ``rows`` samples in all through
+        ``ws`` (one thread's share of a batch), with the weights fixed until
+        :meth:`end_batch`.  Layers may prepare per-batch copies of their weights here or
+        defer weight-gradient work to :meth:`end_batch`; the default does nothing."""
+
+    def end_batch(self, ws: Workspace, grads: list[np.ndarray]) -> None:
+        """Finish what :meth:`begin_batch` deferred (adding to ``grads``); drop the
+        per-batch copies so that later direct calls use the live weights."""
+
     def __call__(self, x: Any) -> np.ndarray:
         """Inference on a batch: ``layer(x)`` (builds the layer on first use)."""
         x = np.asarray(x, np.float32)
@@ -517,6 +527,16 @@ class Dense(Layer):
     ``(n, units)``.  Parameters: ``d * units + units`` (the lesson's: 125,450).
     Gradients: ``dL/dkernel = x^T @ dL/dz``, ``dL/dbias = sum_b dL/dz``,
     ``dL/dx = dL/dz @ kernel^T``.
+
+    Two performance tricks for the trainer's sub-batches of a few samples (the lesson's
+    kernel is ``12544 x 10``: long and thin), both set up by :meth:`begin_batch`:
+
+    * the products read a contiguous copy of ``kernel^T`` (``(units, d)``), made once
+      per batch: BLAS runs ``dz @ kernel^T`` 5x and ``x @ kernel`` 2.5x faster from it
+      than from the ``(d, 10)`` kernel itself (measured at 4 rows);
+    * the weight gradient is *deferred*: ``x^T @ dz`` over 4 rows writes all ``d *
+      units`` outputs for 4 multiply-adds each, so backward only stores the sub-batch's
+      ``x`` and ``dz`` rows and :meth:`end_batch` does one product over all of them.
     """
 
     _default_name = "dense"
@@ -559,9 +579,37 @@ class Dense(Layer):
             self._weights.append(self.bias)
             self._weight_names.append("bias")
 
+    def begin_batch(self, ws: Workspace, rows: int, train: bool) -> None:
+        kernel_t = ws.buffer("kernel_t", (self.units, self.kernel.shape[0]))
+        np.copyto(kernel_t, self.kernel.T)
+        ws.cache["kernel_t"] = kernel_t
+        if train:  # room for the batch's rows of x and dL/dz; "filled" counts them
+            ws.cache["rows_x"] = ws.buffer("rows_x", (rows, self.kernel.shape[0]))
+            ws.cache["rows_dz"] = ws.buffer("rows_dz", (rows, self.units))
+            ws.cache["filled"] = 0
+
+    def end_batch(self, ws: Workspace, grads: list[np.ndarray]) -> None:
+        ws.cache.pop("kernel_t", None)
+        if "filled" not in ws.cache:
+            return
+        r = ws.cache.pop("filled")
+        xs, dzs = ws.cache.pop("rows_x")[:r], ws.cache.pop("rows_dz")[:r]
+        self._weight_gradients(xs, dzs, ws, grads)
+
+    def _weight_gradients(
+        self, x: np.ndarray, dz: np.ndarray, ws: Workspace, grads: list[np.ndarray]
+    ) -> None:
+        """``grads += (x^T @ dz, sum_b dz)`` for rows ``x`` ``(n, d)``, ``dz`` ``(n, units)``."""
+        dk = ws.buffer("dk", self.kernel.shape)
+        np.matmul(x.T, dz, out=dk)
+        grads[0] += dk
+        if self.use_bias:
+            grads[1] += _sum_rows(dz, ws)
+
     def forward(self, x: np.ndarray, ws: Workspace, logits: bool = False) -> np.ndarray:
         z = ws.buffer("z", (x.shape[0], self.units))
-        np.matmul(x, self.kernel, out=z)
+        kernel_t = ws.cache.get("kernel_t")
+        np.matmul(x, self.kernel if kernel_t is None else kernel_t.T, out=z)
         if self.use_bias:
             z += self.bias
         ws.cache["x"] = x
@@ -577,15 +625,18 @@ class Dense(Layer):
     ) -> np.ndarray | None:
         dz = dy if logits else self._activation_backward(dy, ws)
         x = ws.cache["x"]
-        dk = ws.buffer("dk", self.kernel.shape)
-        np.matmul(x.T, dz, out=dk)
-        grads[0] += dk
-        if self.use_bias:
-            grads[1] += _sum_rows(dz, ws)
+        if "filled" in ws.cache:  # deferred to end_batch: keep this sub-batch's rows
+            r, n = ws.cache["filled"], x.shape[0]
+            ws.cache["rows_x"][r : r + n] = x
+            ws.cache["rows_dz"][r : r + n] = dz
+            ws.cache["filled"] = r + n
+        else:
+            self._weight_gradients(x, dz, ws, grads)
         if not need_dx:
             return None
         dx = ws.buffer("dx", x.shape)
-        np.matmul(dz, self.kernel.T, out=dx)
+        kernel_t = ws.cache.get("kernel_t")
+        np.matmul(dz, self.kernel.T if kernel_t is None else kernel_t, out=dx)
         return dx
 
     def get_config(self) -> dict[str, Any]:

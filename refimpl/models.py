@@ -16,7 +16,10 @@ Speed: each batch is cut into sub-batches of :data:`SUB_BATCH` samples; worker t
 each take every T-th sub-batch, run forward and backward with their own buffers and
 gradient accumulators (BLAS limited to one thread meanwhile, see
 :mod:`refimpl._threads`), and the accumulators are summed before the update.  The
-result equals the whole-batch computation up to float32 summation order.
+result equals the whole-batch computation up to float32 summation order.  Around its
+sub-batches each worker calls every layer's ``begin_batch``/``end_batch``, which lets a
+layer make per-batch copies of its weights and defer weight-gradient products to one per
+thread and batch (``Dense`` does both; see :class:`refimpl.layers.Dense`).
 """
 
 from __future__ import annotations
@@ -394,6 +397,27 @@ class Sequential:
             for g_layer in grads:
                 for g_arr in g_layer:
                     g_arr.fill(0)
+        rows = sum(min(chunk, x.shape[0] - s) for s in starts)
+        for layer, ws in zip(self._layers, wss, strict=True):
+            layer.begin_batch(ws, rows, train)
+        try:
+            return self._run_sub_batches(wss, grads, x, y, starts, chunk, scale, train, out)
+        finally:  # deferred weight gradients are added here (see Layer.begin_batch)
+            for layer, ws, g_layer in zip(self._layers, wss, grads, strict=True):
+                layer.end_batch(ws, g_layer)
+
+    def _run_sub_batches(
+        self,
+        wss: list[Workspace],
+        grads: list[list[np.ndarray]],
+        x: np.ndarray,
+        y: np.ndarray | None,
+        starts: Sequence[int],
+        chunk: int,
+        scale: np.float32,
+        train: bool,
+        out: np.ndarray | None,
+    ) -> tuple[float, float]:
         last = len(self._layers) - 1
         fused = self._fused()
         loss_sum = 0.0

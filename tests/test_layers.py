@@ -114,6 +114,40 @@ def test_dense_and_flatten_equal_the_loop_twin() -> None:
     assert dx.shape == x.shape
 
 
+def test_dense_deferred_weight_gradient_equals_the_immediate_one() -> None:
+    """Inside begin_batch/end_batch (the trainer's per-thread batch), Dense defers
+    ``x^T @ dz`` to one product over all sub-batches' rows and reads a per-batch copy of
+    ``kernel^T``; the gradients and ``dL/dx`` equal the per-sub-batch ones, and after
+    end_batch a direct call sees the live kernel again."""
+    rng = np.random.default_rng(5)
+    dense = layers.Dense(3, activation="relu")
+    dense.build((7,), rng)
+    dense.bias[...] = 0.1
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    dy = rng.standard_normal((5, 3)).astype(np.float32)
+    immediate = [np.zeros_like(w) for w in dense.weights]
+    deferred = [np.zeros_like(w) for w in dense.weights]
+    ws_i, ws_d = Workspace(), Workspace()
+    dense.begin_batch(ws_d, 5, train=True)
+    for lo, hi in ((0, 2), (2, 4), (4, 5)):  # sub-batches of 2, 2 and 1 rows
+        y_i = dense.forward(x[lo:hi], ws_i).copy()
+        y_d = dense.forward(x[lo:hi], ws_d).copy()
+        np.testing.assert_allclose(y_d, y_i, rtol=1e-6)
+        dx_i = dense.backward(dy[lo:hi].copy(), ws_i, immediate)
+        dx_d = dense.backward(dy[lo:hi].copy(), ws_d, deferred)
+        assert dx_i is not None
+        assert dx_d is not None
+        np.testing.assert_allclose(dx_d, dx_i, rtol=1e-6)
+    np.testing.assert_array_equal(deferred[0], 0)  # nothing added before end_batch
+    dense.end_batch(ws_d, deferred)
+    for a, b in zip(deferred, immediate, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    dense.kernel[...] += 1  # an optimizer update: the per-batch copy must be gone
+    np.testing.assert_allclose(
+        dense.forward(x, ws_d), np.maximum(x @ dense.kernel + dense.bias, 0), rtol=1e-6
+    )
+
+
 @pytest.mark.parametrize("activation", ["linear", "relu", "softmax"])
 def test_finite_difference_gradients(activation: str) -> None:
     """``L = sum(r * y)`` for a fixed random ``r``: analytic vs central differences

@@ -128,9 +128,12 @@ def flush_subnormals(x: Any) -> Any:
     if a.ndim == 0:
         return a * 0 if abs(float(a)) < tiny else x
     small = np.abs(a) < tiny
+    small &= a != 0  # zeros need no flushing (and are common: rates that decay to 0)
     if not small.any():
         return x
-    return np.where(small, a * 0, a)[()]
+    out = a.copy()
+    np.multiply(out, 0, out=out, where=small)  # keeps the sign, like TensorFlow
+    return out[()]
 
 
 def _correctly_rounded(fn: Any, *args: ArrayLike) -> Array:

@@ -514,7 +514,7 @@ def add_parser(subparsers: Any) -> None:
         "--strict", action="store_true", help="hold refimpl to 0 ulp in graph/xla modes too"
     )
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    parser.set_defaults(command="parity", func=run)
+    parser.set_defaults(command="parity", func=run, run=run)
     one_line_errors(parser)
 
 

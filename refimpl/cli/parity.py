@@ -35,10 +35,12 @@ Documented bounds:
 - ``refimpl`` in ``graph``/``xla`` mode: reported, not bounded (``--strict`` applies
   the eager bound).  TensorFlow's graph optimizer (Grappler's constant folding) and
   XLA rewrite ``x / c`` with a constant ``c`` as ``x * (1 / c)``, so ``step /
-  decay_steps`` can be one ulp off inside ``model.fit``, and formulas that amplify
-  their argument turn that into more (measured: up to 81 ulp for ``ExponentialDecay``
-  in float64 at step 735,490; a NaN for ``PolynomialDecay(cycle=True)`` at step
-  ``2**24 - 1`` where the rewritten ``ceil(step / decay_steps)`` comes out one short).
+  decay_steps`` can be one ulp off inside ``model.fit``.  Measured on TensorFlow 2.21:
+  a staircase ``ExponentialDecay``/``InverseTimeDecay`` with ``decay_steps=61``
+  switches one step late (``61 * float32(1/61) < 1``; 135 of the decay_steps 1..1000
+  do this at some multiple up to 100), ``PolynomialDecay`` with a fractional
+  ``power`` is NaN at ``step == decay_steps`` under XLA for most decay_steps, and the
+  restart index of ``CosineDecayRestarts`` moves at some restart steps.
 """
 
 from __future__ import annotations

@@ -51,6 +51,11 @@ class LessonConfig:
     #: start of every epoch, epoch 0 included).
     epoch_function: Callable[[int, float], float] | None = None
     learning_rate: float = 0.001
+    #: The legacy optimizer argument the lesson passes (``SGD(learning_rate, decay=...)``);
+    #: ``schedule`` then gives the same rates as a :class:`TimeBasedDecay`.  Keras 3
+    #: ignores it, ``tf_keras.optimizers.legacy.SGD`` and :class:`refimpl.optimizers.SGD`
+    #: apply it.
+    optimizer_decay: float = 0.0
 
 
 def _divide_by_three(epoch: int, lr: float) -> float:
@@ -64,6 +69,7 @@ LESSON: tuple[LessonConfig, ...] = (
         "SGD(0.001, decay=0.001/5)",
         "lr = 0.001 / (1 + 0.0002 * step)  (legacy decay=; Keras 3 ignores it)",
         schedule=lambda: TimeBasedDecay(0.001, 0.001 / 5),
+        optimizer_decay=0.001 / 5,
     ),
     LessonConfig(
         "exponential",

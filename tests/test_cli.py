@@ -23,8 +23,29 @@ def test_console_script_help_runs() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "refimpl.cli", "--help"], capture_output=True, text=True, check=True
     )
-    assert "table" in out.stdout
-    assert "demo" in out.stdout
+    for command in ("tutorial", "explain", "plot", "table", "demo"):
+        assert command in out.stdout
+
+
+@pytest.mark.parametrize("command", ["tutorial", "explain", "plot", "table", "demo"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: lr-refimpl " + command in capsys.readouterr().out
+
+
+def test_multi_line_errors_are_joined_into_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from refimpl.cli import CommandError, demo
+
+    def fail(args: object) -> int:
+        raise CommandError("first line\n  - second line\nFix: third")
+
+    monkeypatch.setattr(demo, "run", fail)
+    assert main(["demo"]) == 2
+    assert capsys.readouterr().err == "lr-refimpl: error: first line - second line Fix: third\n"
 
 
 def test_table_prints_keras_and_exact_values(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,13 @@ from refimpl._version import __version__
 __all__ = ["CommandError", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS = ("refimpl.cli.table", "refimpl.cli.demo")
+SUBCOMMANDS = (
+    "refimpl.cli.tutorial",
+    "refimpl.cli.explain",
+    "refimpl.cli.plot",
+    "refimpl.cli.table",
+    "refimpl.cli.demo",
+)
 
 
 class CommandError(Exception):
@@ -50,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.run(args)
     except (CommandError, ValueError, TypeError, FileNotFoundError, OSError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = " ".join(str(exc).split()) or type(exc).__name__
         print(f"lr-refimpl: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -113,7 +113,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "table",
         help="a schedule's values at given steps (float32 as Keras, float64, ulps apart)",
-        description=__doc__,
+        description=__doc__.replace("``", "") if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", metavar="NAME", help="schedule class, e.g. ExponentialDecay")

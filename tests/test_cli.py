@@ -23,11 +23,11 @@ def test_console_script_help_runs() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "refimpl.cli", "--help"], capture_output=True, text=True, check=True
     )
-    for command in ("tutorial", "explain", "plot", "table", "demo"):
+    for command in ("tutorial", "explain", "plot", "table", "parity", "demo"):
         assert command in out.stdout
 
 
-@pytest.mark.parametrize("command", ["tutorial", "explain", "plot", "table", "demo"])
+@pytest.mark.parametrize("command", ["tutorial", "explain", "plot", "table", "parity", "demo"])
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

@@ -409,6 +409,7 @@ def _intro(settings: Settings, status: Status, environment: dict[str, str]) -> l
         "",
         status.sentence(),
         "",
+        *_shortened(settings),
         "## How it was run",
         "",
         "| | |",
@@ -416,6 +417,20 @@ def _intro(settings: Settings, status: Status, environment: dict[str, str]) -> l
     ]
     lines += [f"| {k} | {v} |" for k, v in rows if v]
     return lines
+
+
+def _shortened(settings: Settings) -> list[str]:
+    """A paragraph for runs shorter than the lesson's 5 epochs on all images."""
+    if settings.train_samples >= settings.train_available and settings.epochs >= 5:
+        return []
+    return [
+        f"*This is a shortened run ({settings.total_steps:,} steps).* The lesson's schedules "
+        "were written for its ~5,000 steps, so here most of them barely move and some "
+        "boundaries are never reached (the warnings below say which). "
+        "`lr-refimpl explain lesson` shows every schedule over the full lesson's 4,690 steps; "
+        "`lr-refimpl tutorial` runs it.",
+        "",
+    ]
 
 
 def render_markdown(

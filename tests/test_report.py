@@ -96,6 +96,7 @@ def test_markdown_has_table_rates_and_traps() -> None:
     assert "- **Warning:** a trap" in md
     assert "- Note: a fact" in md
     assert "compare the trends" in md
+    assert "*This is a shortened run (4 steps).*" in md
 
 
 def test_markdown_before_any_run() -> None:

@@ -45,7 +45,7 @@ import numpy as np
 
 from refimpl._version import __version__
 from refimpl.cli import CommandError
-from refimpl.cli.explain import RunShape, findings, subject_from_lesson
+from refimpl.cli.explain import RunShape, findings, short_repr, subject_from_lesson
 from refimpl.lesson import LESSON, LessonConfig
 from refimpl.report import (
     BACKEND_NAMES,
@@ -159,10 +159,6 @@ def load_lesson_data(limit: int | None) -> LessonData:
 # -- the two backends --------------------------------------------------------------------
 
 
-def _schedule_code(config: LessonConfig) -> str:
-    return config.label if config.schedule is None else repr(config.schedule())
-
-
 def train_numpy(
     config: LessonConfig, data: LessonData, settings: Settings, verbose: int
 ) -> RunRecord:
@@ -196,7 +192,7 @@ def train_numpy(
     elif config.schedule is not None:
         schedule = config.schedule()
         optimizer = SGD(learning_rate=schedule)
-        code = f"SGD(learning_rate={schedule!r})"
+        code = f"SGD(learning_rate={short_repr(schedule)})"
     else:
         optimizer = SGD(learning_rate=config.learning_rate)
         code = f"SGD(learning_rate={config.learning_rate:g})"
@@ -277,7 +273,10 @@ def train_keras(
         if cls is None:
             raise CommandError(f"Keras has no {type(reference).__name__} schedule")
         rate = cls.from_config(reference.get_config())
-        code = f"keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.{reference!r})"
+        code = (
+            "keras.optimizers.SGD(learning_rate=keras.optimizers.schedules."
+            f"{short_repr(reference)})"
+        )
     else:
         rate = config.learning_rate
         code = f"keras.optimizers.SGD(learning_rate={rate:g})"
@@ -551,6 +550,6 @@ def run(args: argparse.Namespace) -> int:
         print(
             "This was a shortened run. The full lesson (all seven configurations, 5 epochs on "
             f"all {data.train_available:,} images{estimate}):\n"
-            f"  lr-refimpl tutorial --out {shlex.quote(out)}"
+            f"  lr-refimpl tutorial --out {DEFAULT_OUT}"
         )
     return 0

@@ -18,6 +18,14 @@ Usage::
     .venv/bin/python benchmarks/trainer.py --profile           # where refimpl's time goes
 
 Targets (issue 5): refimpl epoch time <= 0.75x Keras's, peak RSS <= 0.35x Keras's.
+
+BLAS kernels: on this machine kind (AMD EPYC with AVX-512) NumPy's OpenBLAS 0.3.31
+already selects its SkylakeX (AVX-512) kernels (``threadpoolctl.threadpool_info()``
+reports ``architecture: SkylakeX``).  Forcing ``OPENBLAS_CORETYPE`` (an environment
+variable read when NumPy loads, so not something the library could set) to Haswell,
+SkylakeX, Zen or Cooperlake changes the conv products' single-thread speed by no more
+than the run-to-run noise (71-88 GFLOP/s on the lesson's shapes, 94 on 1024^3): the
+kernel choice is not the gap to close.  Tests and CI leave BLAS settings alone.
 """
 
 from __future__ import annotations
@@ -154,6 +162,7 @@ def _instrument(model: Any) -> dict[str, float]:
     for layer in model.layers:
         wrap(layer, "forward", f"{layer.name}.forward")
         wrap(layer, "backward", f"{layer.name}.backward")
+        wrap(layer, "end_batch", f"{layer.name}.end_batch (deferred gradients)")
     wrap(model.loss, "value_and_grad", "loss+grad")
     wrap(model.optimizer, "apply", "optimizer.apply (main thread)")
     return totals
@@ -184,10 +193,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.profile:
         for batch in args.batch_sizes:
-            r = _run_child("refimpl", batch, args.samples, True)
-            print(f"refimpl batch {batch}: {r['seconds']:.1f} s/epoch; summed thread time:")
-            for k, v in r["profile"].items():
-                print(f"  {k:36s} {v:8.2f} s")
+            prof = _run_child("refimpl", batch, args.samples, True)
+            print(
+                f"refimpl batch {batch}: {prof['seconds']:.1f} s/epoch, cpu "
+                f"{prof['cpu_seconds']:.1f} s; summed thread time:"
+            )
+            for k, v in prof["profile"].items():
+                print(f"  {k:44s} {v:8.2f} s")
         return 0
 
     flops = _flops_per_training_image()
@@ -213,22 +225,25 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         med = {s: statistics.median(x["seconds"] for x in v) for s, v in runs.items()}
+        cpu = {s: statistics.median(x["cpu_seconds"] for x in v) for s, v in runs.items()}
         rss = {s: max(x["peak_rss_mb"] for x in v) for s, v in runs.items()}
         per_round = [
             a["seconds"] / b["seconds"] for a, b in zip(runs["refimpl"], runs["keras"], strict=True)
         ]
-        summary.append((batch, med, rss, per_round))
-    print("\n# summary (median seconds per epoch; ratio = refimpl / keras)")
+        summary.append((batch, med, cpu, rss, per_round))
+    print("\n# summary (median seconds per epoch; ratio = refimpl / keras; cpu = user+sys)")
     print(
         f"{'batch':>5} {'refimpl s':>10} {'keras s':>9} {'time ratio':>10} {'per round':>20} "
+        f"{'cpu ours':>8} {'cpu keras':>9} {'cpu ratio':>9} "
         f"{'refimpl MB':>10} {'keras MB':>9} {'RSS ratio':>9} {'img/s ours':>10} "
         f"{'GFLOP/s ours':>12} {'GFLOP/s keras':>13}"
     )
-    for batch, med, rss, per_round in summary:
+    for batch, med, cpu, rss, per_round in summary:
         n = args.samples
         print(
             f"{batch:5d} {med['refimpl']:10.1f} {med['keras']:9.1f} "
             f"{med['refimpl'] / med['keras']:10.2f} {' '.join(f'{p:.2f}' for p in per_round):>20} "
+            f"{cpu['refimpl']:8.1f} {cpu['keras']:9.1f} {cpu['refimpl'] / cpu['keras']:9.2f} "
             f"{rss['refimpl']:10.0f} {rss['keras']:9.0f} {rss['refimpl'] / rss['keras']:9.2f} "
             f"{n / med['refimpl']:10.0f} {flops * n / med['refimpl'] / 1e9:12.1f} "
             f"{flops * n / med['keras'] / 1e9:13.1f}"

@@ -50,8 +50,12 @@ from refimpl.utils import get_rng
 
 __all__ = ["SUB_BATCH", "Sequential"]
 
-#: Samples per sub-batch in the threaded training step (keeps im2col buffers in cache).
-SUB_BATCH = 4
+#: Samples per sub-batch in the threaded training step.  Small sub-batches keep the
+#: im2col buffers (conv2's: 784 x 288 floats = 0.9 MB per sample) near the core's 1 MB L2
+#: cache; on a loaded machine, where other processes evict the shared L3, 2 samples
+#: beat 4 (34.7 vs 35.9-41.5 s CPU per epoch-equivalent, alternating runs) and 1 or 8
+#: lose (37.8-39.5 and 51 s): per-sub-batch Python and BLAS call overheads take over.
+SUB_BATCH = 2
 _FORMAT_VERSION = 1
 
 

@@ -22,6 +22,7 @@ NumPy's own float32 ``log`` disagrees with TensorFlow 31 times.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "bitwise_xor",
     "cast",
     "ceil",
+    "cond",
     "convert_to_tensor",
     "cos",
     "divide",
@@ -89,8 +91,11 @@ def cast(x: ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
 
     >>> float(cast(0.1, "float64"))
     0.10000000149011612
+
+    TensorFlow's CPU kernels also treat subnormal inputs and outputs as zero, so a
+    subnormal hyperparameter casts to 0 (measured: ``ops.cast(1.4e-45, "float64")``).
     """
-    return convert_to_tensor(x).astype(dtype, copy=False)
+    return flush_subnormals(flush_subnormals(convert_to_tensor(x)).astype(dtype, copy=False))
 
 
 def _cast_exact(x: ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
@@ -213,6 +218,21 @@ def minimum(x1: ArrayLike, x2: ArrayLike) -> Array:
 
 def maximum(x1: ArrayLike, x2: ArrayLike) -> Array:
     return np.maximum(*_keras_promote(x1, x2))
+
+
+def cond(pred: ArrayLike, true_fn: Callable[[], Any], false_fn: Callable[[], Any]) -> Array:
+    """``keras.ops.cond``: one branch for a scalar ``pred``; for an array of predicates
+    (a vector of steps) both branches, selected elementwise.
+
+    >>> float(cond(np.asarray(True), lambda: 1.0, lambda: 2.0))
+    1.0
+    >>> cond(np.array([True, False]), lambda: np.float32(1), lambda: np.float32(2))
+    array([1., 2.], dtype=float32)
+    """
+    p = np.asarray(pred)
+    if p.ndim == 0:
+        return true_fn() if bool(p) else false_fn()
+    return where(p, true_fn(), false_fn())
 
 
 def where(condition: ArrayLike, x1: ArrayLike, x2: ArrayLike) -> Array:

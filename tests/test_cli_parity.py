@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from refimpl.cli import parity
+from refimpl.testing import tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -173,10 +174,10 @@ def test_tolerance_is_zero_ulp_for_exact_formulas() -> None:
     import numpy as np
 
     for name in ("PiecewiseConstantDecay", "InverseTimeDecay", "TimeBasedDecay"):
-        ulps, atol = parity.tolerance(name, {"initial_learning_rate": 0.1, "decay": 0.1}, "float32")
+        ulps, atol = tolerance(name, {"initial_learning_rate": 0.1, "decay": 0.1}, "float32")
         assert ulps == 0
         assert not atol(np.arange(5)).any()
-    ulps, atol = parity.tolerance(
+    ulps, atol = tolerance(
         "CosineDecay", {"initial_learning_rate": 1.0, "decay_steps": 5}, "float32"
     )
     assert ulps == 2

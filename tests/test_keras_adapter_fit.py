@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from refimpl import schedules as ref
-from refimpl.testing import ulp_distance
+from refimpl.testing import tolerance, ulp_distance
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -120,7 +120,7 @@ def test_rate_at_every_optimizer_step_of_fit_is_refimpl_s(name: str) -> None:
     assert log.steps == list(range(n))
     at = np.arange(n)
     want = ref.deserialize({"class_name": name, "config": config})(at)
-    ulps, atol = parity.tolerance(
+    ulps, atol = tolerance(
         name, ref.deserialize({"class_name": name, "config": config}).get_config(), "float32"
     )
     # What `optimizer.learning_rate` reports before each update: refimpl's value.

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from refimpl import schedules as ref
 from refimpl.exceptions import ScheduleWarning
-from refimpl.testing import edge_steps, schedule_configs, steps, ulp_distance
+from refimpl.testing import edge_steps, schedule_configs, steps, tolerance, ulp_distance
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -168,7 +168,7 @@ def test_adapter_equals_keras_builtin_equals_refimpl(name: str, dtype: str, data
     if builtin is not None:
         theirs = np.array([_keras_value(builtin, int(s)) for s in at])
         np.testing.assert_array_equal(got, theirs)
-    ulps, atol = parity.tolerance(name, config, dtype)
+    ulps, atol = tolerance(name, config, dtype)
     dist = ulp_distance(got, want, dtype)
     with np.errstate(invalid="ignore"):  # inf - inf
         close = np.abs(got.astype(np.float64) - want) <= atol(at)
@@ -193,19 +193,9 @@ def test_adapter_equals_keras_builtin_equals_refimpl(name: str, dtype: str, data
     ],
 )
 @pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
-def test_compiled_adapter_equals_compiled_builtin(
-    name: str, config: Any, jit: bool, request: pytest.FixtureRequest
-) -> None:
+def test_compiled_adapter_equals_compiled_builtin(name: str, config: Any, jit: bool) -> None:
     """Inside tf.function (model.fit's default on CPU) and XLA, the adapter computes
     bit for bit what the Keras built-in computes there."""
-    if name == "CosineDecay" and config.get("warmup_target") is not None and not jit:
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="refimpl's cosine_decay selects the warmup with xp.where where Keras "
-                "uses ops.cond; Grappler folds the constants of the two graphs differently "
-                "(measured: up to 951 ulp apart inside tf.function). Fixed by xp.cond there."
-            )
-        )
     adapter = tf.function(keras_adapter.ADAPTERS[name](**config), jit_compile=jit)
     builtin = tf.function(getattr(keras.optimizers.schedules, name)(**config), jit_compile=jit)
     at = [0, 1, 2, 3, 4, 5, 7, 9, 10, 11, 13, 19, 20, 21, 99, 12345, 2**20 + 3]

@@ -21,7 +21,6 @@ Nothing here is copied from refimpl's output: the oracle is TensorFlow itself.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +37,7 @@ from refimpl.testing import (
     edge_steps,
     schedule_configs,
     steps,
+    tolerance,
     ulp_distance,
 )
 
@@ -54,8 +54,6 @@ V1_FUNCTIONS = {
     "NoisyLinearCosineDecay": "noisy_linear_cosine_decay",
 }
 ORACLE_NAMES = (*KERAS_NAMES, "TimeBasedDecay", *V1_FUNCTIONS)
-#: Unit roundoff of the dtype: one ulp of a number in [0.5, 1).
-HALF_EPS = {"float32": 2.0**-24, "float64": 2.0**-53}
 
 
 def _in_dtype(config: dict[str, Any], dtype: str) -> dict[str, Any]:
@@ -89,54 +87,6 @@ def tensorflow_reference(name: str, config: dict[str, Any], dtype: str) -> Calla
     kwargs = {k: v for k, v in cfg.items() if k not in ("initial_learning_rate", "name", "seed")}
     lr = cfg["initial_learning_rate"]
     return lambda step: fn(lr, tf.constant(step, tf.int64), **kwargs)().numpy()
-
-
-def forward_error_bound(name: str, config: dict[str, Any], dtype: str) -> Callable[[Any], Any]:
-    """Absolute bound on |refimpl - TensorFlow| beyond 2 ulp, derived from the formula.
-
-    Returns a function of the step array (the bound may grow with the step).
-    """
-    u = HALF_EPS[dtype]
-    lr = abs(float(config.get("initial_learning_rate", 0.0)))
-    if name == "CosineDecay":
-        peak = lr if config["warmup_target"] is None else abs(float(config["warmup_target"]))
-        # d lr / d cos = peak * (1 - alpha) / 2
-        return lambda s: np.full(np.shape(s), peak * abs(1 - config["alpha"]) / 2 * u)
-    if name == "CosineDecayRestarts":
-        t, m, a = float(config["t_mul"]), float(config["m_mul"]), float(config["alpha"])
-        first = float(config["first_decay_steps"])
-
-        def restarts(s: Any) -> Any:
-            f = np.asarray(s, np.float64) / first
-            if t == 1.0:
-                i = np.floor(f)
-            else:
-                with np.errstate(all="ignore"):
-                    i = np.floor(np.log1p(f * (t - 1)) / math.log(t))
-            with np.errstate(over="ignore"):
-                m_fac = np.maximum(m**i, 1.0)
-            # Where m_mul ** i overflows the rate is inf in both: demand equality there.
-            m_fac = np.where(np.isfinite(m_fac), m_fac, 0.0)
-            # cos: 1 ulp; t**i and m**i: 1 ulp each (relative); t**i enters f through
-            # (f - (1 - t**i) / (1 - t)) / t**i, which cancels: d f ~ u / |1 - t|.
-            d_f = 0.0 if t == 1.0 else np.pi * u * (1 + 1 / abs(1 - t))
-            return lr * abs(1 - a) / 2 * m_fac * (u + d_f) + lr * m_fac * 2 * u
-
-        return restarts
-    if name in ("LinearCosineDecay", "NoisyLinearCosineDecay"):
-        a = float(config["alpha"])
-        return lambda s: np.full(np.shape(s), lr * (1 + a) / 2 * u)
-    if name == "PolynomialDecay":
-        end = float(config["end_learning_rate"])
-        return lambda s: np.full(np.shape(s), abs(lr - end) * u)
-    if name == "NaturalExpDecay":
-        # rate = exp(-d) may differ by 1 ulp; rate ** p multiplies that relative error by p.
-        ds = float(config["decay_steps"])
-        return lambda s: lr * np.asarray(s, np.float64) / ds * 2 * u
-    return lambda s: np.zeros(np.shape(s))
-
-
-ULPS = {name: 0 for name in ("PiecewiseConstantDecay", "InverseTimeDecay", "TimeBasedDecay")}
 
 
 @st.composite
@@ -223,12 +173,9 @@ def test_refimpl_equals_tensorflow(case: Any, dtype: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScheduleWarning)  # 2**24 is pinned on purpose
         assert ours(at).dtype == np.dtype(dtype)
+        ulps, atol = tolerance(name, ours.get_config(), dtype)
         assert_schedules_match(
-            ours,
-            tensorflow_reference(name, config, dtype),
-            at,
-            ulps=ULPS.get(name, 2),
-            atol=forward_error_bound(name, ours.get_config(), dtype),
+            ours, tensorflow_reference(name, config, dtype), at, ulps=ulps, atol=atol
         )
         # The vectorised call is the same computation as the scalar one, bit for bit.
         scalar = np.array([ours(int(s)) for s in at])

@@ -70,7 +70,6 @@ __all__ = [
     "one_line_errors",
     "run",
     "step_grid",
-    "tolerance",
 ]
 
 #: The ways a Keras schedule is evaluated: as ``optimizer.learning_rate`` reads it, or
@@ -184,85 +183,6 @@ def step_grid(name: str, config: dict[str, Any], n_random: int, rng: np.random.G
 
 # --- bounds ------------------------------------------------------------------------------
 
-_HALF_EPS = {"float32": 2.0**-24, "float64": 2.0**-53}
-_EXACT = frozenset({"PiecewiseConstantDecay", "InverseTimeDecay", "TimeBasedDecay"})
-#: Largest |z| of refimpl's counter-based normal draw (24-bit uniforms): sqrt(-2 ln 2**-25).
-_MAX_NORMAL = math.sqrt(-2.0 * math.log(2.0**-25))
-
-
-def _children(name: str, config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    def unpack(child: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        child_name = (child.get("registered_name") or child["class_name"]).split(">", 1)[-1]
-        return child_name, child["config"]
-
-    if name == "LinearWarmup":
-        return [unpack(config["schedule"])]
-    if name == "SequentialSchedule":
-        return [unpack(c) for c in config["schedules"]]
-    if name == "TimeBasedDecay" and isinstance(config["initial_learning_rate"], dict):
-        return [unpack(config["initial_learning_rate"])]
-    return []
-
-
-def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Callable[[Any], Any]]:
-    """refimpl's documented accuracy against TensorFlow's eager scalar call.
-
-    Returns ``(ulps, atol)``: a value is within bounds when it is at most ``ulps`` ulp
-    from TensorFlow's, or within ``atol(steps)`` absolutely.  ``ulps`` is 0 for the
-    formulas without transcendental functions, else 2; ``atol`` is one ulp of
-    the transcendental intermediate times the formula's derivative with respect to it
-    (0 where nothing is scaled).  Composite schedules take the loosest of their children.
-
-    >>> ulps, atol = tolerance("InverseTimeDecay", {"initial_learning_rate": 0.1}, "float32")
-    >>> ulps, float(atol(np.array([10]))[0])
-    (0, 0.0)
-    """
-    children = _children(name, config)
-    if children:
-        parts = [tolerance(n, c, dtype) for n, c in children]
-        own_ulps = 0 if name in _EXACT else 2
-        ulps = max([own_ulps, *(p[0] for p in parts)])
-        return ulps, lambda s: np.max([p[1](s) for p in parts], axis=0)
-    u = _HALF_EPS[dtype]
-    lr = abs(float(config.get("initial_learning_rate", 0.0)))
-    ulps = 0 if name in _EXACT else 2
-
-    def const(value: float) -> Callable[[Any], Any]:
-        return lambda s: np.full(np.shape(s), value)
-
-    if name == "CosineDecay":
-        peak = lr if config.get("warmup_target") is None else abs(float(config["warmup_target"]))
-        return ulps, const(peak * abs(1 - float(config.get("alpha", 0.0))) / 2 * u)
-    if name == "CosineDecayRestarts":
-        t, m = float(config.get("t_mul", 2.0)), float(config.get("m_mul", 1.0))
-        a, first = float(config.get("alpha", 0.0)), float(config["first_decay_steps"])
-
-        def restarts(s: Any) -> Any:
-            f = np.asarray(s, np.float64) / first
-            with np.errstate(all="ignore"):
-                i = np.floor(f) if t == 1.0 else np.floor(np.log1p(f * (t - 1)) / math.log(t))
-                m_fac = np.maximum(np.nan_to_num(m**i, nan=1.0, posinf=1.0), 1.0)
-            d_f = 0.0 if t == 1.0 else math.pi * u * (1 + 1 / abs(1 - t))
-            return lr * abs(1 - a) / 2 * m_fac * (u + d_f) + lr * m_fac * 2 * u
-
-        return ulps, restarts
-    if name == "LinearCosineDecay":
-        return ulps, const(lr * (1 + abs(float(config.get("alpha", 0.0)))) / 2 * u)
-    if name == "NoisyLinearCosineDecay":
-        # As linear cosine, plus the noise std * z: sqrt, log, cos, pow each 1 ulp.
-        noise = math.sqrt(abs(float(config.get("initial_variance", 1.0)))) * _MAX_NORMAL
-        a = abs(float(config.get("alpha", 0.0)))
-        return ulps, const(lr * ((1 + a) / 2 + 4 * noise) * u)
-    if name == "PolynomialDecay":
-        end = float(config.get("end_learning_rate", 0.0001))
-        return ulps, const(abs(lr - end) * u)
-    if name in ("NaturalExpDecay", "ExponentialDecay"):
-        # rate (exp(-d) or decay_rate) ** p: one ulp of the rate becomes p ulps.
-        ds = float(config["decay_steps"])
-        return ulps, lambda s: lr * np.asarray(s, np.float64) / ds * 2 * u
-    return ulps, const(0.0)
-
-
 # --- evaluation --------------------------------------------------------------------------
 
 
@@ -353,6 +273,8 @@ def compare(
                 if builtin is not None:
                     values["builtin"] = _per_step(builtin, steps, mode)
                 want = values["refimpl"].dtype
+                from refimpl.testing import tolerance
+
                 ulps, atol = tolerance(name, config, dtype)
                 for pair in PAIRS:
                     a, b = pair.split("-")

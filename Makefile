@@ -47,8 +47,11 @@ pytest: $(STAMP) data
 
 test: lint typecheck pytest
 
+# The lesson, shortened to finish in a few minutes on 2 cores; the command prints where
+# the report is and how to run the full lesson.
 demo: $(STAMP) data
-	$(PY) -m refimpl.cli demo
+	$(PY) -m refimpl.cli tutorial --epochs 2 --limit 12000 --out demo-report
+	@echo "(lr-refimpl is .venv/bin/lr-refimpl)"
 
 bench: $(STAMP)
 	$(PY) benchmarks/schedules.py

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, TypeVar
 import keras
 
 from refimpl import schedules as _ref
+from refimpl.schedules import serialization as _serialization
 
 __all__ = [
     "ADAPTERS",
@@ -56,8 +57,9 @@ __all__ = [
     "as_reference",
 ]
 
-#: The package every adapter class is registered under (``"lr_refimpl>ClassName"``).
-PACKAGE = "lr_refimpl"
+#: The package every adapter class is registered under (``"lr_refimpl>ClassName"``):
+#: refimpl's own serializer writes the same ``registered_name``.
+PACKAGE = _serialization.PACKAGE
 
 
 def _is_builtin_keras_schedule(obj: Any) -> bool:
@@ -189,6 +191,10 @@ class RefimplSchedule(keras.optimizers.schedules.LearningRateSchedule):
 _A = TypeVar("_A", bound=type[RefimplSchedule])
 
 
+#: Every adapter class, by class name (the same names as refimpl's schedules).
+ADAPTERS: dict[str, type[RefimplSchedule]] = {}
+
+
 def _register(cls: _A) -> _A:
     """Give ``cls`` its refimpl class's constructor signature and register it with Keras."""
     ref = cls.reference_class
@@ -206,6 +212,7 @@ def _register(cls: _A) -> _A:
     __init__.__doc__ = ref.__init__.__doc__
     cls.__init__ = __init__  # type: ignore[method-assign]
     keras.saving.register_keras_serializable(package=PACKAGE, name=cls.__name__)(cls)
+    ADAPTERS[cls.__name__] = cls
     return cls
 
 
@@ -339,21 +346,5 @@ class SequentialSchedule(RefimplSchedule):
     _nested = frozenset({"schedules"})
 
 
-#: Every adapter class, by class name (the same names as refimpl's schedules).
-ADAPTERS: dict[str, type[RefimplSchedule]] = {
-    cls.__name__: cls
-    for cls in (
-        ExponentialDecay,
-        PiecewiseConstantDecay,
-        PolynomialDecay,
-        InverseTimeDecay,
-        CosineDecay,
-        CosineDecayRestarts,
-        TimeBasedDecay,
-        NaturalExpDecay,
-        LinearCosineDecay,
-        NoisyLinearCosineDecay,
-        LinearWarmup,
-        SequentialSchedule,
-    )
-}
+if sorted(ADAPTERS) != sorted(_ref.KERAS_SCHEDULES | _ref.EXTRA_SCHEDULES):  # pragma: no cover
+    raise ImportError("keras_adapter must define one adapter per refimpl schedule")

@@ -107,7 +107,9 @@ def test_large_arrays_in_chunks_equal_one_shot(name: str) -> None:
 
     config = find(schedule_configs(name), lambda c: True)  # the simplest valid config
     schedule = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}[name].from_config(config)
-    at = np.arange(3 * 2**16 + 3).reshape(3, -1) * 67  # > 2 chunks, 2-d, up to ~1.3e7
+    from refimpl.schedules._base import _CHUNK
+
+    at = np.arange(3 * (_CHUNK + 1)).reshape(3, -1) * 41  # 3+ chunks, 2-d, up to ~1.6e7
     with np.errstate(all="ignore"):
         one_shot = np.asarray(schedule.evaluate(at))
     np.testing.assert_array_equal(schedule(at), one_shot)

@@ -19,8 +19,9 @@ __all__ = ["FLOAT32_EXACT_INT_LIMIT", "LearningRateSchedule", "compute_dtype"]
 #: float32 holds every integer up to ``2**24`` exactly; beyond, the step cast rounds.
 FLOAT32_EXACT_INT_LIMIT = 2**24
 
-#: Steps per chunk when a large array is evaluated on the thread pool (~0.5 MB float64).
-_CHUNK = 2**16
+#: Steps per chunk when a large array is evaluated on the thread pool (1 MB as float64;
+#: measured on 10**6 steps: 2**17 beats 2**16 and 2**18).
+_CHUNK = 2**17
 _POOL: ThreadPoolExecutor | None = None
 
 
@@ -138,14 +139,12 @@ class LearningRateSchedule:
             with np.errstate(all="ignore"):
                 return _shaped(numpy_ops.flush_subnormals(self.evaluate(flat[lo:hi])), (hi - lo,))
 
-        first = chunk(*bounds[0])
-        out = np.empty(flat.size, dtype=first.dtype)
-        out[: first.size] = first
+        out = np.empty(flat.size, dtype=chunk(0, 1).dtype)  # one step gives the dtype
 
         def fill(span: tuple[int, int]) -> None:
             out[span[0] : span[1]] = chunk(*span)
 
-        list(_thread_pool().map(fill, bounds[1:]))
+        list(_thread_pool().map(fill, bounds))
         return out.reshape(steps.shape)
 
     def exact(self, step: npt.ArrayLike) -> np.ndarray:

@@ -175,16 +175,9 @@ def test_keras_backend_missing_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import builtins
+    import sys
 
-    real_import = builtins.__import__
-
-    def no_keras(name: str, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if name == "keras" or name.startswith("keras."):
-            raise ImportError("No module named 'keras'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_keras)
+    monkeypatch.setitem(sys.modules, "keras", None)  # "import keras" now raises ImportError
     assert _run(tmp_path / "r", "--backend", "keras") == 2
     err = capsys.readouterr().err
     assert "pip install 'lr-refimpl[keras]'" in err

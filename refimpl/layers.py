@@ -91,6 +91,14 @@ def _check_activation(activation: Any) -> str:
     return activation
 
 
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(
+            f"Argument `{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
 def _check_pair(name: str, value: Any) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair: tuple[Any, ...] = (int(value), int(value))
@@ -346,11 +354,7 @@ class Conv2D(Layer):
         input_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
-            raise ValueError(
-                f"Argument `filters` must be a positive integer. Received: filters={filters!r}"
-            )
-        self.filters = int(filters)
+        self.filters = _check_positive_int("filters", filters)
         self.kernel_size = _check_pair("kernel_size", kernel_size)
         self.strides = _check_pair("strides", strides)
         if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
@@ -551,11 +555,7 @@ class Dense(Layer):
         input_shape: Sequence[int] | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(
-                f"Argument `units` must be a positive integer. Received: units={units!r}"
-            )
-        self.units = int(units)
+        self.units = _check_positive_int("units", units)
         self.activation = _check_activation(activation)
         if not isinstance(use_bias, (bool, np.bool_)):
             raise TypeError(f"Argument `use_bias` must be a bool. Received: use_bias={use_bias!r}")

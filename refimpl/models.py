@@ -31,7 +31,6 @@ import math
 import numbers
 import os
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -44,6 +43,7 @@ from refimpl import _threads
 from refimpl import callbacks as callbacks_module
 from refimpl import losses as losses_module
 from refimpl import metrics as metrics_module
+from refimpl._atomic import atomic_write_bytes
 from refimpl.layers import Layer, Workspace, _unique_name, softmax
 from refimpl.optimizers.sgd import SGD
 from refimpl.utils import get_rng
@@ -363,6 +363,9 @@ class Sequential:
                 [[np.zeros_like(w) for w in layer.weights] for layer in self._layers]
             )
 
+    # Overflow/NaN is detected from the batch loss (training stops with a message), so
+    # NumPy's floating-point warnings would only repeat it, once per sub-batch.
+    @np.errstate(all="ignore")
     def _run_chunks(
         self,
         tid: int,
@@ -379,22 +382,6 @@ class Sequential:
         Returns the sum of per-sample losses and of correct predictions; adds weight
         gradients (already scaled by ``scale = 1/batch``) to this thread's accumulators.
         """
-        # Overflow/NaN is detected from the batch loss (training stops with a message),
-        # so NumPy's floating-point warnings would only repeat it, once per sub-batch.
-        with np.errstate(all="ignore"):
-            return self._run_chunks_unchecked(tid, x, y, starts, chunk, scale, train, out)
-
-    def _run_chunks_unchecked(
-        self,
-        tid: int,
-        x: np.ndarray,
-        y: np.ndarray | None,
-        starts: Sequence[int],
-        chunk: int,
-        scale: np.float32,
-        train: bool,
-        out: np.ndarray | None = None,
-    ) -> tuple[float, float]:
         wss = self._workspaces[tid]
         grads = self._thread_grads[tid]
         if train:
@@ -777,20 +764,9 @@ class Sequential:
             for i, m in enumerate(state["momentums"]):
                 arrays[f"momentums/{i:03d}"] = m
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                buf = io.BytesIO()
-                np.savez(buf, **arrays)  # type: ignore[arg-type]
-                fh.write(buf.getvalue())
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)  # type: ignore[arg-type]
+        atomic_write_bytes(path, buf.getvalue())
 
     def load_weights(self, filepath: str | os.PathLike[str]) -> None:
         """Restore :meth:`save_weights`'s file: weights, then the optimizer state (now if

@@ -16,16 +16,16 @@ reads it back (that is how ``--backend keras`` adds to an earlier NumPy report).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
+from refimpl._atomic import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "BACKEND_NAMES",
@@ -49,39 +49,6 @@ VALIDATION_FIGURE = "validation.png"
 
 #: How each backend is called in tables and prose.
 BACKEND_NAMES = {"numpy": "refimpl (NumPy)", "keras": "Keras 3"}
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Replace ``path`` by ``data`` atomically: a temporary file in the same directory,
-    flushed to disk, then :func:`os.replace`.  On any error nothing is left behind.
-
-    >>> import os, tempfile
-    >>> d = tempfile.TemporaryDirectory()
-    >>> p = os.path.join(d.name, "a.txt")
-    >>> atomic_write_bytes(p, b"one"); atomic_write_bytes(p, b"two")
-    >>> open(p, "rb").read(), sorted(os.listdir(d.name))
-    (b'two', ['a.txt'])
-    >>> d.cleanup()
-    """
-    final = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(final))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(final)}.", suffix=".part", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def format_duration(seconds: float) -> str:

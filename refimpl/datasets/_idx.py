@@ -54,17 +54,16 @@ array([[0, 1, 2],
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import math
 import os
-import secrets
 import zlib
-from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
+
+from refimpl._atomic import atomic_writer
 
 __all__ = ["IDX_DTYPES", "read_idx", "write_idx"]
 
@@ -229,32 +228,6 @@ def _parse(f: IO[bytes], name: str, size: int, *, compressed: bool) -> npt.NDArr
     return array
 
 
-def _temp_name(final: str) -> str:
-    """A fresh hidden name next to ``final`` for writing before :func:`os.replace`."""
-    head, tail = os.path.split(final)
-    return os.path.join(head, f".{tail}.{os.getpid()}.{secrets.token_hex(4)}.part")
-
-
-@contextlib.contextmanager
-def _atomic_writer(final: str) -> Iterator[IO[bytes]]:
-    """Yield a file that replaces ``final`` on success; on error nothing is left behind.
-
-    The temporary file is created with mode 0o666 minus the umask, like :func:`open`.
-    """
-    tmp = _temp_name(final)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def write_idx(
     path: str | os.PathLike[str], array: npt.ArrayLike, *, compress: bool | None = None
 ) -> None:
@@ -300,7 +273,7 @@ def write_idx(
     payload = np.ascontiguousarray(arr, dtype=IDX_DTYPES[code])
     if compress is None:
         compress = name.endswith(".gz")
-    with _atomic_writer(name) as f:
+    with atomic_writer(name) as f:
         if compress:
             with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
                 gz.write(header)

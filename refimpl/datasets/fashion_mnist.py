@@ -54,7 +54,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from refimpl.datasets._idx import _temp_name, read_idx
+from refimpl._atomic import temp_name
+from refimpl.datasets._idx import read_idx
 
 __all__ = [
     "BASE_URL",
@@ -209,7 +210,7 @@ def _fetch(cache: str) -> dict[str, str]:
         else:
             final = os.path.join(cache, name + ".gz")
             url = BASE_URL + name + ".gz"
-            tmp = _temp_name(final)
+            tmp = temp_name(final)
             try:
                 _download(url, tmp)
                 try:

@@ -94,8 +94,35 @@ def cast(x: ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
 
     TensorFlow's CPU kernels also treat subnormal inputs and outputs as zero, so a
     subnormal hyperparameter casts to 0 (measured: ``ops.cast(1.4e-45, "float64")``).
+
+    A Python scalar's result is cached (hyperparameters are cast on every call) and
+    returned read-only, so the cache cannot be altered through it.
     """
-    return flush_subnormals(flush_subnormals(convert_to_tensor(x)).astype(dtype, copy=False))
+    if type(x) in (int, float):
+        key = (type(x), x, dtype)
+        try:
+            hit = _SCALAR_CASTS.get(key)
+        except TypeError:  # an unhashable dtype object: no caching
+            return _cast(x, dtype)
+        if hit is not None:
+            return hit
+        out = np.asarray(_cast(x, dtype))
+        if x == x and x != 0 and len(_SCALAR_CASTS) < 4096:
+            out.flags.writeable = False  # NaN and signed zeros are not cached (== is loose)
+            _SCALAR_CASTS[key] = out
+        return out
+    return _cast(x, dtype)
+
+
+_SCALAR_CASTS: dict[tuple[Any, ...], np.ndarray] = {}
+
+
+def _cast(x: ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
+    a = convert_to_tensor(x)
+    if a.dtype.kind in "biu":  # integers and booleans are never subnormal
+        out = a.astype(dtype, copy=False)
+        return out if out.dtype.kind != "f" or out.ndim else flush_subnormals(out)
+    return flush_subnormals(flush_subnormals(a).astype(dtype, copy=False))
 
 
 def _cast_exact(x: ArrayLike, dtype: npt.DTypeLike) -> np.ndarray:
@@ -132,12 +159,15 @@ def flush_subnormals(x: Any) -> Any:
     tiny = _SMALLEST_NORMAL[a.dtype.itemsize]
     if a.ndim == 0:
         return a * 0 if abs(float(a)) < tiny else x
-    small = np.abs(a) < tiny
-    small &= a != 0  # zeros need no flushing (and are common: rates that decay to 0)
+    small = np.abs(a)
+    np.less(small, tiny, out=small)  # reuses the buffer: 0/1 where |a| < tiny (zeros too)
     if not small.any():
         return x
+    flush = (small != 0) & (a != 0)  # zeros need no flushing (rates that decay to 0)
+    if not flush.any():
+        return x
     out = a.copy()
-    np.multiply(out, 0, out=out, where=small)  # keeps the sign, like TensorFlow
+    np.multiply(out, 0, out=out, where=flush)  # keeps the sign, like TensorFlow
     return out[()]
 
 
@@ -150,8 +180,57 @@ def _correctly_rounded(fn: Any, *args: ArrayLike) -> Array:
     return flush_subnormals(fn(*arrays))
 
 
+#: pi/2 and pi/4 as double-double (hi + lo) for the cosine kernel's argument reduction.
+_PIO4_HI = math.pi / 4
+_PIO4_LO = 3.061616997868383e-17  # pi/4 - _PIO4_HI, to double precision
+#: float32 arguments the tangent kernel of :func:`cos` handles (beyond: NumPy's ``cos``).
+_COS_KERNEL_DOMAIN = (-math.pi / 4, 5 * math.pi / 4)
+#: Shorter arrays take NumPy's ``cos``: the kernel's ~9 passes cost more than they save.
+_COS_KERNEL_MIN_SIZE = 1024
+
+
 def cos(x: ArrayLike) -> Array:
-    return _correctly_rounded(np.cos, x)
+    """Cosine; float32 results correctly rounded (computed in float64, rounded once).
+
+    NumPy's float64 ``cos`` is not vectorised (about 8 ns per element here), so a
+    float32 array of 1,024 elements or more, every one in ``[-pi/4, 5*pi/4]`` (all the
+    schedules ask: ``pi * fraction``), takes a float64 tangent kernel instead::
+
+        cos(x) = sin(pi/2 - x) = 2*u / (1 + u*u),   u = tan((pi/2 - x) / 2)
+
+    ``pi/4 - x/2`` is formed in double-double (``x/2`` is exact, the subtraction is
+    exact by Sterbenz's lemma where it cancels), ``|u| <= tan(3*pi/8)`` keeps the
+    tangent well conditioned, and nothing cancels near the zero of the cosine: the
+    float64 value has a relative error of a few float64 ulps, so rounding it to
+    float32 gives the correctly rounded result except when the exact value lies
+    within ~2**-48 (relative) of a rounding boundary, as with ``cos`` itself.
+    Elsewhere (or for float64) NumPy's ``cos``.
+
+    >>> x = np.linspace(0, np.pi, 1025, dtype=np.float32)  # long enough for the kernel
+    >>> cos(x)[[0, 256, 512, 1024]]
+    array([ 1.0000000e+00,  7.0710677e-01, -4.3711388e-08, -1.0000000e+00], dtype=float32)
+    >>> bool(np.array_equal(cos(x), np.cos(x.astype(np.float64)).astype(np.float32)))
+    True
+    """
+    a = _float_input(x)
+    if a.dtype == np.float32 and a.size >= _COS_KERNEL_MIN_SIZE:
+        lo, hi = _COS_KERNEL_DOMAIN
+        if a.min() >= lo and a.max() <= hi:  # NaN fails both tests: NumPy handles it
+            return _cos_tangent_kernel(a)
+    return _correctly_rounded(np.cos, a)
+
+
+def _cos_tangent_kernel(a: np.ndarray) -> np.ndarray:
+    """float32 ``cos`` of ``a`` (all in ``_COS_KERNEL_DOMAIN``) via ``tan``, in place."""
+    h = np.multiply(a, -0.5, dtype=np.float64)  # -x/2, exact
+    h += _PIO4_HI  # pi/4 - x/2: exact where it cancels (Sterbenz)
+    h += _PIO4_LO
+    u = np.tan(h, out=h)  # NumPy's float64 tan is vectorised
+    d = u * u
+    d += 1.0
+    u += u
+    u /= d
+    return u.astype(np.float32)
 
 
 def log(x: ArrayLike) -> Array:
@@ -169,25 +248,57 @@ def sqrt(x: ArrayLike) -> Array:
 def power(x1: ArrayLike, x2: ArrayLike) -> Array:
     """``x1 ** x2``; float32 results are correctly rounded (computed in float64).
 
-    With a positive scalar base and an array of exponents (``decay_rate ** p``) the
-    float64 value is ``exp(x2 * log(x1))``, with ``log(x1)`` computed once: its
-    relative error is below ``|x2 * log(x1)| * 2**-52``, far under float32's half ulp
-    (``2**-25``) for every exponent whose result is a normal float32, and ``exp`` is
-    vectorised where ``pow`` is not (about 4x faster on 10**6 steps).
+    NumPy's float64 ``pow`` is not vectorised, so where one side is a scalar (0-d, with
+    an array or 0-d other side) the float64 value is ``exp(x2 * log(x1))`` (both
+    vectorised; about 4x faster on 10**6 steps): with a positive scalar base (``decay_rate ** p``) ``log(x1)`` is
+    computed once; with a scalar exponent (``(1 - p) ** power``) the elements with
+    a negative base, and every element when the exponent is 0 or NaN, go to
+    ``pow``.  The relative error is below ``(1 + |x2 * log(x1)|) * 2**-51``, far under
+    float32's half ulp (``2**-25``) for every result that is a normal float32.
     """
     a1 = x1 if isinstance(x1, (int, float)) else np.asarray(x1)
     a2 = x2 if isinstance(x2, (int, float)) else np.asarray(x2)
     a1, a2 = _keras_promote(a1, a2)
     dtype = np.result_type(a1, a2)
     if dtype == np.float32 or dtype == np.float16:
-        base = np.asarray(a1, np.float64)
-        exponent = np.asarray(a2, np.float64)
-        if base.ndim == 0 and exponent.ndim > 0 and float(base) > 0:
-            wide = np.exp(exponent * math.log(float(base)))
-        else:  # a 0-d exponent as a Python float takes NumPy's fast scalar-exponent loop
-            wide = np.power(base, float(exponent) if exponent.ndim == 0 else exponent)
+        base = np.asarray(a1)
+        exponent = np.asarray(a2)
+        # The same path for a 0-d operand as for an array of them, so that a scalar
+        # call and a vectorised call give the same bits.
+        if base.ndim == 0 and float(base) > 0:
+            wide = np.asarray(np.multiply(exponent, math.log(float(base)), dtype=np.float64))
+            np.exp(wide, out=wide)
+        elif exponent.ndim == 0 and float(exponent) not in (0.0, 1.0):
+            wide = _power_scalar_exponent(base.reshape(-1), float(exponent)).reshape(base.shape)
+        else:
+            wide = np.power(base.astype(np.float64), exponent.astype(np.float64))
         return flush_subnormals(np.asarray(wide).astype(dtype))
     return flush_subnormals(np.power(a1, a2))
+
+
+def _power_scalar_exponent(base: np.ndarray, e: float) -> np.ndarray:
+    """float64 ``base ** e`` for a float32 array and a scalar ``e`` (not 0 or 1).
+
+    Zero bases (every step past a decay's end) are set directly: ``log(0)`` and
+    ``exp(-inf)`` take NumPy's slow special-value path (4x slower per element).
+    """
+    if not math.isfinite(e):
+        return np.power(base, e, dtype=np.float64)
+    zero = base == 0
+    any_zero = bool(zero.any())
+    safe = np.where(zero, np.float32(1), base) if any_zero else base
+    with np.errstate(invalid="ignore"):  # negative bases are redone below
+        wide = np.log(safe, dtype=np.float64)
+    wide *= e
+    np.exp(wide, out=wide)
+    if any_zero:  # pow(+-0, e): 0 for e > 0, inf for e < 0, signed for odd integer e
+        fill = 0.0 if e > 0 else math.inf
+        odd = e == int(e) and int(e) % 2 == 1
+        np.copyto(wide, np.copysign(fill, base) if odd else fill, where=zero)
+    negative = base < 0
+    if negative.any():  # pow's sign and integer-exponent rules
+        wide[negative] = np.power(base[negative].astype(np.float64), e)
+    return wide
 
 
 def floor(x: ArrayLike) -> Array:

@@ -6,10 +6,13 @@ independent oracle: refimpl computes in float64 and rounds once).
 
 from __future__ import annotations
 
+import math
+from unittest import mock
+
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -73,6 +76,64 @@ def test_float32_power_with_scalar_exponent_is_correctly_rounded(
         w if abs(float(w)) >= np.finfo(np.float32).smallest_normal else np.float32(0) for w in want
     ]
     np.testing.assert_array_equal(got, np.array(want, dtype=np.float32))
+
+
+F32 = np.float32
+#: float32 neighbours of the tangent kernel's domain ends and of cos's zero at pi/2.
+KERNEL_EDGES = [
+    np.nextafter(F32(-math.pi / 4), F32(1)),
+    np.nextafter(F32(5 * math.pi / 4), F32(-1)),
+    F32(math.pi / 2),
+    np.nextafter(F32(math.pi / 2), F32(0)),
+    np.nextafter(F32(math.pi / 2), F32(4)),
+    F32(math.pi),
+    F32(0.0),
+]
+
+
+@given(x=arrays(np.float32, 12, elements=st.floats(-0.78125, 3.921875, width=32)))
+@example(x=np.array(KERNEL_EDGES * 2, dtype=np.float32)[:12])
+def test_float32_cos_tangent_kernel_is_correctly_rounded(x: np.ndarray) -> None:
+    long = np.resize(x, xp._COS_KERNEL_MIN_SIZE)  # long enough to take the kernel
+    with mock.patch.object(xp, "_cos_tangent_kernel", wraps=xp._cos_tangent_kernel) as kernel:
+        got = xp.cos(long)
+    kernel.assert_called_once()
+    want = np.array([correctly_rounded(mpmath.cos, v) for v in x], dtype=np.float32)
+    np.testing.assert_array_equal(np.resize(got, x.size), want)
+    np.testing.assert_array_equal(got, np.resize(want, long.size))
+
+
+@given(
+    x=arrays(np.float32, 8, elements=st.floats(-0.78125, 3.921875, width=32)),
+    outside=st.one_of(st.floats(-1e6, -0.8125, width=32), st.floats(3.9375, 1e6, width=32)),
+)
+def test_float32_cos_outside_the_kernel_domain_is_correctly_rounded(
+    x: np.ndarray, outside: float
+) -> None:
+    x[0] = outside  # one element outside sends the whole array to NumPy's cos
+    long = np.resize(x, xp._COS_KERNEL_MIN_SIZE)
+    with mock.patch.object(xp, "_cos_tangent_kernel") as kernel:
+        got = xp.cos(long)
+    kernel.assert_not_called()
+    want = np.array([correctly_rounded(mpmath.cos, v) for v in x], dtype=np.float32)
+    np.testing.assert_array_equal(np.resize(got, x.size), want)
+
+
+SPECIAL32 = [0.0, -0.0, 0.5, -0.5, 2.0, -2.0, 1.0, -1.0, math.inf, -math.inf, math.nan, 1e-40]
+
+
+@pytest.mark.parametrize(
+    "e", [1.5, -1.5, 3.0, -3.0, 2.0, -2.0, 0.001, 100.0, 0.0, 1.0, math.inf, -math.inf, math.nan]
+)
+def test_float32_power_special_values_follow_pow(e: float) -> None:
+    """Zeros, signs, infinities and NaN as C's ``pow`` (in float64, then rounded and
+    flushed), whichever path the scalar exponent takes."""
+    bases = np.array(SPECIAL32, dtype=np.float32)
+    with np.errstate(all="ignore"):
+        want = xp.flush_subnormals(np.power(bases.astype(np.float64), e).astype(np.float32))
+        got = xp.power(bases, np.float32(e))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 def test_tensorflow_scalar_dtype_rules() -> None:

@@ -177,9 +177,11 @@ def test_refimpl_equals_tensorflow(case: Any, dtype: str) -> None:
         assert_schedules_match(
             ours, tensorflow_reference(name, config, dtype), at, ulps=ulps, atol=atol
         )
-        # The vectorised call is the same computation as the scalar one, bit for bit.
+        # The vectorised call is the same computation as the scalar one, bit for bit,
+        # also for arrays long enough to take the vectorised kernels (numpy_ops.cos).
         scalar = np.array([ours(int(s)) for s in at])
         np.testing.assert_array_equal(ours(at), scalar)
+        np.testing.assert_array_equal(ours(np.resize(at, 4096)), np.resize(scalar, 4096))
 
 
 def test_restart_index_off_by_one_is_reproduced_in_float32_only() -> None:

@@ -81,8 +81,9 @@ def cosine_decay_restarts(
         f = f - i
     else:
         i = xp.floor(xp.log(xp.cast(1.0 - f * (1.0 - t), dtype)) / xp.log(t))
-        sum_r = xp.divide(1.0 - xp.power(t, i), 1.0 - t)
-        f = xp.divide(xp.subtract(f, sum_r), xp.power(t, i))
+        t_i = xp.power(t, i)  # Keras computes it twice; the value is the same
+        sum_r = xp.divide(1.0 - t_i, 1.0 - t)
+        f = xp.divide(xp.subtract(f, sum_r), t_i)
     m_fac = xp.power(m, i)
     cosine = 0.5 * m_fac * (1.0 + xp.cos(xp.multiply(xp.array(math.pi, dtype=dtype), f)))
     decayed = xp.add(xp.multiply(1 - a, cosine), a)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from refimpl import ScheduleWarning
 from refimpl.schedules import (
@@ -14,6 +19,10 @@ from refimpl.schedules import (
     InverseTimeDecay,
     PiecewiseConstantDecay,
 )
+from refimpl.schedules._base import _MEMO_BLOCK, _MEMO_LIMIT
+from refimpl.testing import edge_steps, schedule_configs
+
+ALL_SCHEDULES = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
 
 
 @pytest.mark.parametrize("step", [5, 5.0, np.int64(5), np.float32(5), np.int32(5)])
@@ -121,3 +130,72 @@ def test_step_independent_rate_still_has_the_step_shape() -> None:
     out = TimeBasedDecay(0.1, 0.0)(np.arange(6).reshape(2, 3))
     assert out.shape == (2, 3)
     assert TimeBasedDecay(0.1, 0.0).exact([1, 2]).shape == (2,)
+
+
+# --- the memo of consecutive scalar steps ---------------------------------------------------
+
+
+def _bits(values: list[np.ndarray]) -> np.ndarray:
+    arr = np.array(values)
+    return arr.view(f"u{arr.dtype.itemsize}")
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCHEDULES))
+@settings(max_examples=4)
+@given(data=st.data())
+def test_consecutive_scalar_steps_from_the_memo_equal_single_calls(
+    name: str, data: st.DataObject
+) -> None:
+    config = data.draw(schedule_configs(name), label="config")
+    starts = [e for e in edge_steps(name, config) if e < _MEMO_LIMIT - 2 * _MEMO_BLOCK]
+    start = data.draw(st.sampled_from(starts) | st.integers(0, 10_000), label="start")
+    window = range(start, start + _MEMO_BLOCK + 40)  # crosses into a second block
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)  # nonsense configs compute anyway
+        schedule = ALL_SCHEDULES[name].from_config(config)
+        single = [schedule(k) for k in reversed(window)][::-1]  # never consecutive
+        assert "_memo" not in vars(schedule)
+        memo = [schedule(k) for k in window]
+    assert ("_memo" in vars(schedule)) == type(schedule)._memoizable
+    assert all(type(v) is np.ndarray and v.shape == () for v in memo)
+    assert {v.dtype for v in memo} == {v.dtype for v in single}
+    np.testing.assert_array_equal(_bits(memo), _bits(single))
+
+
+def test_assigning_an_attribute_clears_the_memo() -> None:
+    schedule = ExponentialDecay(1.0, 10, 0.5)
+    before = [float(schedule(k)) for k in range(3)]
+    assert "_memo" in vars(schedule)
+    schedule.initial_learning_rate = 2.0
+    after = [float(schedule(k)) for k in range(3, 6)]
+    assert after == [2 * float(ExponentialDecay(1.0, 10, 0.5)(k)) for k in range(3, 6)]
+    assert before == [float(ExponentialDecay(1.0, 10, 0.5)(k)) for k in range(3)]
+
+
+def test_editing_piecewise_lists_in_place_is_seen() -> None:
+    schedule = PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.25])
+    assert [float(schedule(k)) for k in range(3)] == [1.0, 1.0, 1.0]
+    schedule.values[0] = 3.0  # Keras reads the list on every call; so do we
+    schedule.boundaries[0] = 1
+    assert [float(schedule(k)) for k in range(3, 5)] == [0.5, 0.5]
+    assert float(schedule(0)) == 3.0
+
+
+def test_memo_results_are_independent_copies() -> None:
+    schedule = InverseTimeDecay(1.0, 1, 1.0)
+    schedule(0)
+    out = schedule(1)
+    out[...] = 42.0
+    assert float(schedule(1)) == 0.5
+    assert float(schedule(3)) == 0.25
+
+
+def test_pickled_schedules_leave_the_memo_behind() -> None:
+    schedule = CosineDecay(1.0, 1000)
+    for k in range(5):
+        schedule(k)
+    copy = pickle.loads(pickle.dumps(schedule))
+    assert "_memo" in vars(schedule)
+    assert "_memo" not in vars(copy)
+    assert copy.get_config() == schedule.get_config()
+    np.testing.assert_array_equal(copy(np.arange(10)), schedule(np.arange(10)))

@@ -123,6 +123,9 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     def _step_cast_dtype(self) -> np.dtype | None:
         return None
 
+    def _memo_state(self) -> Any:
+        return (tuple(self.boundaries), tuple(self.values))  # the lists may be edited
+
     def evaluate(
         self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
     ) -> Any:

@@ -6,10 +6,17 @@
     a tensor of steps), and vs the lesson's Python loop over Keras
     (``[lr_schedule(step) for step in range(5000)]``);
 (b) 10**6 steps in one call, both vectorised;
-(c) one scalar call (Keras eager).
-Each figure is the best of several repeats, refimpl and Keras alternating, so the
-ratios are measured under the same machine load.  Goals (issue 2): (a) >= 20x and
->= 1000x, (b) >= 2x, (c) >= 100x.
+(c) scalar calls, two ways: *consecutive* steps ``k, k + 1, ...`` (a training loop, the
+    lesson's plotting loop: refimpl serves these from its memo of 512-step blocks, the
+    cost of building the blocks included) and *cold* steps in random order (no two
+    consecutive: every refimpl call evaluates the formula on its own).
+
+Method: timeit's.  Each figure is the best, over several rounds, of the mean time per
+call over a block of calls; within a round refimpl's block and Keras's block run back to
+back, so both are measured under the same machine load, each in its steady state
+(calling the two alternately one call at a time would measure neither: TensorFlow's
+thread pool keeps spinning for a while after each op, and the caches are cold).
+Goals (issue 2): (a) >= 20x and >= 1000x, (b) >= 2x, (c) >= 100x.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,71 +49,119 @@ CONFIGS = {
 }
 
 
-def best(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+def per_call(block: Callable[[], int]) -> float:
+    """Seconds per call of ``block``, which makes some calls and returns how many."""
+    t0 = time.perf_counter()
+    calls = block()
+    return (time.perf_counter() - t0) / calls
 
 
 def interleaved(
-    ours: Callable[[], object], theirs: Callable[[], object], repeats: int
+    ours: Callable[[], int], theirs: Callable[[], int], rounds: int
 ) -> tuple[float, float]:
+    """Best seconds per call of each, their blocks back to back in every round."""
     ours(), theirs()  # warm up (TensorFlow traces and allocates on first use)
     a, b = [], []
-    for _ in range(repeats):
-        a.append(best(ours, 1))
-        b.append(best(theirs, 1))
+    for _ in range(rounds):
+        a.append(per_call(ours))
+        b.append(per_call(theirs))
     return min(a), min(b)
+
+
+def repeat(fn: Callable[[], object], calls: int) -> Callable[[], int]:
+    def block() -> int:
+        for _ in range(calls):
+            fn()
+        return calls
+
+    return block
+
+
+def over(fn: Callable[[int], object], steps: Iterator[np.ndarray]) -> Callable[[], int]:
+    """A block calling ``fn`` on each step of the next array ``steps`` yields."""
+
+    def block() -> int:
+        chunk = next(steps)
+        for step in chunk.tolist():
+            fn(step)
+        return len(chunk)
+
+    return block
+
+
+def consecutive(calls: int) -> Iterator[np.ndarray]:
+    """Runs of consecutive steps, each run starting at a new step (a fresh memo)."""
+    start = 4689
+    while True:
+        yield np.arange(start, start + calls)
+        start += 2 * calls + 7
+
+
+def cold(calls: int, seed: int) -> Iterator[np.ndarray]:
+    """Random steps in [0, 10**6) with no step following its predecessor by one."""
+    rng = np.random.default_rng(seed)
+    while True:
+        steps = rng.permutation(10**6)[: 2 * calls]
+        keep = np.diff(steps, prepend=-10) != 1
+        yield steps[keep][:calls]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="fewer repeats; loop over 500 steps x10"
+        "--quick", action="store_true", help="fewer rounds; the Keras loop over 500 steps x10"
     )
     args = parser.parse_args()
     import keras
     import tensorflow as tf
 
-    reps = 3 if args.quick else 7
+    rounds = 3 if args.quick else 7
     loop_steps = 500 if args.quick else 5000
     print(f"numpy {np.__version__}, tensorflow {tf.__version__}, keras {keras.__version__}")
-    print(
-        f"{'schedule':<24}{'5k vec ref':>11}{'5k vec keras':>13}{'ratio':>8}{'loop keras':>11}{'ratio':>9}"
-        f"{'1e6 ref':>9}{'1e6 keras':>10}{'ratio':>7}{'scalar ref':>11}{'scalar keras':>13}{'ratio':>7}"
+    print(f"best of {rounds} rounds; times per call; ratio = Keras / refimpl")
+    header = (
+        f"{'schedule':<24}{'5k vec ref':>11}{'keras':>9}{'ratio':>7}{'loop keras':>11}"
+        f"{'ratio':>8}{'1e6 ref':>9}{'keras':>9}{'ratio':>7}{'consec ref':>11}{'keras':>9}"
+        f"{'ratio':>7}{'cold ref':>9}{'keras':>9}{'ratio':>6}"
     )
+    print(header)
     for name, config in CONFIGS.items():
         row = measure(
             getattr(ref, name)(**config),
             getattr(keras.optimizers.schedules, name)(**config),
-            reps,
+            rounds,
             loop_steps,
         )
-        a_ref, a_keras, loop, b_ref, b_keras, c_ref, c_keras = row
+        a_ref, a_keras, loop, b_ref, b_keras, c_ref, c_keras, d_ref, d_keras = row
         print(
-            f"{name:<24}{a_ref * 1e3:>9.3f}ms{a_keras * 1e3:>11.3f}ms{a_keras / a_ref:>7.1f}x"
-            f"{loop:>10.2f}s{loop / a_ref:>8.0f}x{b_ref * 1e3:>7.2f}ms{b_keras * 1e3:>8.2f}ms"
-            f"{b_keras / b_ref:>6.2f}x{c_ref * 1e6:>9.1f}us{c_keras * 1e6:>11.1f}us{c_keras / c_ref:>6.0f}x"
+            f"{name:<24}{a_ref * 1e3:>9.3f}ms{a_keras * 1e3:>7.3f}ms{a_keras / a_ref:>6.1f}x"
+            f"{loop:>10.2f}s{loop / a_ref:>7.0f}x"
+            f"{b_ref * 1e3:>7.2f}ms{b_keras * 1e3:>7.2f}ms{b_keras / b_ref:>6.2f}x"
+            f"{c_ref * 1e6:>9.2f}us{c_keras * 1e6:>7.1f}us{c_keras / c_ref:>6.0f}x"
+            f"{d_ref * 1e6:>7.1f}us{d_keras * 1e6:>7.1f}us{d_keras / d_ref:>5.0f}x"
         )
 
 
-def measure(ours: Any, theirs: Any, reps: int, loop_steps: int) -> tuple[float, ...]:
-    """(a) 5k vectorised, the lesson's loop; (b) 10**6 vectorised; (c) one scalar call."""
+def measure(ours: Any, theirs: Any, rounds: int, loop_steps: int) -> tuple[float, ...]:
+    """(a) 5k vectorised, the lesson's loop; (b) 10**6; (c) consecutive and cold scalars."""
     import tensorflow as tf
 
     s5k, s1m = np.arange(5000), np.arange(10**6)
     t5k, t1m = tf.constant(s5k), tf.constant(s1m)
-    a_ref, a_keras = interleaved(lambda: ours(s5k), lambda: theirs(t5k).numpy(), reps * 3)
+    a_ref, a_keras = interleaved(
+        repeat(lambda: ours(s5k), 100), repeat(lambda: theirs(t5k).numpy(), 20), rounds
+    )
     t0 = time.perf_counter()
     _ = [theirs(step) for step in range(loop_steps)]
     loop = (time.perf_counter() - t0) * (5000 / loop_steps)
-    b_ref, b_keras = interleaved(lambda: ours(s1m), lambda: theirs(t1m).numpy(), reps)
-    c_ref = best(lambda: [ours(4689) for _ in range(1000)], reps) / 1000
-    c_keras = best(lambda: [theirs(4689) for _ in range(100)], reps) / 100
-    return a_ref, a_keras, loop, b_ref, b_keras, c_ref, c_keras
+    b_ref, b_keras = interleaved(
+        repeat(lambda: ours(s1m), 3), repeat(lambda: theirs(t1m).numpy(), 3), rounds
+    )
+    c_ref, c_keras = interleaved(
+        over(ours, consecutive(2048)), over(theirs, consecutive(100)), rounds
+    )
+    d_ref, d_keras = interleaved(over(ours, cold(1000, 0)), over(theirs, cold(100, 1)), rounds)
+    return a_ref, a_keras, loop, b_ref, b_keras, c_ref, c_keras, d_ref, d_keras
 
 
 if __name__ == "__main__":

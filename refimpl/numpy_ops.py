@@ -159,11 +159,11 @@ def flush_subnormals(x: Any) -> Any:
     tiny = _SMALLEST_NORMAL[a.dtype.itemsize]
     if a.ndim == 0:
         return a * 0 if abs(float(a)) < tiny else x
-    small = np.abs(a)
-    np.less(small, tiny, out=small)  # reuses the buffer: 0/1 where |a| < tiny (zeros too)
-    if not small.any():
+    if a.min() >= tiny:  # one reduction decides the common case: positive rates (NaN: no)
         return x
-    flush = (small != 0) & (a != 0)  # zeros need no flushing (rates that decay to 0)
+    small = np.abs(a) < tiny
+    small &= a != 0  # zeros need no flushing (rates that decay to 0)
+    flush = small
     if not flush.any():
         return x
     out = a.copy()
@@ -171,13 +171,27 @@ def flush_subnormals(x: Any) -> Any:
     return out[()]
 
 
-def _correctly_rounded(fn: Any, *args: ArrayLike) -> Array:
-    arrays = [_float_input(a) for a in args]
-    dtype = np.result_type(*arrays)
-    if dtype == np.float32 or dtype == np.float16:
-        wide = fn(*(a.astype(np.float64) for a in arrays))
-        return flush_subnormals(np.asarray(wide).astype(dtype))
-    return flush_subnormals(fn(*arrays))
+#: Elements per block of the float64 kernels below: their float64 temporaries stay in
+#: the L2 cache instead of streaming through memory (and the allocator's trimming).
+_KERNEL_BLOCK = 2**16
+
+
+def _in_blocks(kernel: Callable[[np.ndarray], Any], a: np.ndarray, dtype: Any) -> np.ndarray:
+    """``kernel(a)`` (elementwise, float64) rounded to ``dtype``, block by block."""
+    if a.size <= _KERNEL_BLOCK:
+        return np.asarray(kernel(a)).astype(dtype).reshape(a.shape)
+    flat = a.reshape(-1)
+    out = np.empty(flat.size, dtype)
+    for lo in range(0, flat.size, _KERNEL_BLOCK):
+        out[lo : lo + _KERNEL_BLOCK] = kernel(flat[lo : lo + _KERNEL_BLOCK])  # rounds once
+    return out.reshape(a.shape)
+
+
+def _correctly_rounded(fn: Any, x: ArrayLike) -> Array:
+    a = _float_input(x)
+    if a.dtype == np.float32 or a.dtype == np.float16:
+        return flush_subnormals(_in_blocks(lambda b: fn(b.astype(np.float64)), a, a.dtype))
+    return flush_subnormals(fn(a))
 
 
 #: pi/2 and pi/4 as double-double (hi + lo) for the cosine kernel's argument reduction.
@@ -216,12 +230,12 @@ def cos(x: ArrayLike) -> Array:
     if a.dtype == np.float32 and a.size >= _COS_KERNEL_MIN_SIZE:
         lo, hi = _COS_KERNEL_DOMAIN
         if a.min() >= lo and a.max() <= hi:  # NaN fails both tests: NumPy handles it
-            return _cos_tangent_kernel(a)
+            return _in_blocks(_cos_tangent_kernel, a, np.float32)
     return _correctly_rounded(np.cos, a)
 
 
 def _cos_tangent_kernel(a: np.ndarray) -> np.ndarray:
-    """float32 ``cos`` of ``a`` (all in ``_COS_KERNEL_DOMAIN``) via ``tan``, in place."""
+    """float64 ``cos`` of the float32 ``a`` (all in ``_COS_KERNEL_DOMAIN``) via ``tan``."""
     h = np.multiply(a, -0.5, dtype=np.float64)  # -x/2, exact
     h += _PIO4_HI  # pi/4 - x/2: exact where it cancels (Sterbenz)
     h += _PIO4_LO
@@ -230,7 +244,7 @@ def _cos_tangent_kernel(a: np.ndarray) -> np.ndarray:
     d += 1.0
     u += u
     u /= d
-    return u.astype(np.float32)
+    return u
 
 
 def log(x: ArrayLike) -> Array:
@@ -266,12 +280,19 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
         # The same path for a 0-d operand as for an array of them, so that a scalar
         # call and a vectorised call give the same bits.
         if base.ndim == 0 and float(base) > 0:
-            wide = np.asarray(np.multiply(exponent, math.log(float(base)), dtype=np.float64))
-            np.exp(wide, out=wide)
-        elif exponent.ndim == 0 and float(exponent) not in (0.0, 1.0):
-            wide = _power_scalar_exponent(base.reshape(-1), float(exponent)).reshape(base.shape)
-        else:
-            wide = np.power(base.astype(np.float64), exponent.astype(np.float64))
+            log_base = math.log(float(base))
+
+            def kernel(e: np.ndarray) -> np.ndarray:
+                wide = np.asarray(np.multiply(e, log_base, dtype=np.float64))
+                return np.exp(wide, out=wide)
+
+            return flush_subnormals(_in_blocks(kernel, exponent, dtype))
+        if exponent.ndim == 0 and float(exponent) not in (0.0, 1.0):
+            e = float(exponent)
+            return flush_subnormals(
+                _in_blocks(lambda b: _power_scalar_exponent(b.reshape(-1), e), base, dtype)
+            )
+        wide = np.power(base.astype(np.float64), exponent.astype(np.float64))
         return flush_subnormals(np.asarray(wide).astype(dtype))
     return flush_subnormals(np.power(a1, a2))
 
@@ -347,7 +368,23 @@ def cond(pred: ArrayLike, true_fn: Callable[[], Any], false_fn: Callable[[], Any
 
 
 def where(condition: ArrayLike, x1: ArrayLike, x2: ArrayLike) -> Array:
-    return np.where(condition, *_keras_promote(x1, x2))
+    """``np.where`` with Keras's promotion.  A scalar ``x1`` over an array condition is
+    a masked copy (``np.copyto(..., where=condition)``): the same values, ~5x faster
+    than ``np.where``'s broadcasting loop.
+
+    >>> where(np.arange(4) < 2, np.float32(1), np.zeros(4, np.float32))
+    array([1., 1., 0., 0.], dtype=float32)
+    """
+    x1, x2 = _keras_promote(x1, x2)
+    cond = np.asarray(condition)
+    if cond.ndim and cond.dtype == np.bool_ and np.ndim(x1) == 0:
+        shape = np.broadcast_shapes(cond.shape, np.shape(x2))
+        if shape == cond.shape:
+            out = np.empty(shape, np.result_type(x1, x2))
+            np.copyto(out, x2, casting="unsafe")
+            np.copyto(out, x1, casting="unsafe", where=cond)
+            return out
+    return np.where(cond, x1, x2)
 
 
 def equal(x1: ArrayLike, x2: ArrayLike) -> Array:

@@ -162,6 +162,14 @@ def test_consecutive_scalar_steps_from_the_memo_equal_single_calls(
     np.testing.assert_array_equal(_bits(memo), _bits(single))
 
 
+def test_a_new_run_of_consecutive_steps_gets_a_new_memo_block() -> None:
+    schedule = ExponentialDecay(1.0, 10, 0.5)
+    for start in (0, 10_000, 5):
+        for k in range(start, start + 3):
+            schedule(k)
+        assert vars(schedule)["_memo"][0] == start + 1  # built at the second call
+
+
 def test_assigning_an_attribute_clears_the_memo() -> None:
     schedule = ExponentialDecay(1.0, 10, 0.5)
     before = [float(schedule(k)) for k in range(3)]

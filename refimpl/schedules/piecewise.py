@@ -29,7 +29,8 @@ def piecewise_constant_decay(
     """A rate that is constant between boundaries.
 
     Formula, exactly as Keras 3 evaluates it (a sum of indicator masks times values,
-    in this order, so an inf/NaN value poisons every step)::
+    in this order, so an inf/NaN value poisons every step; with strictly increasing
+    boundaries and finite values the sum is computed as the selection it equals)::
 
         lr = (step <= boundaries[0]) * values[0]
         lr += (step > boundaries[-1]) * values[-1]
@@ -59,12 +60,34 @@ def piecewise_constant_decay(
         vals = [xp.convert_to_tensor(v, dtype) for v in values]
         bounds = [xp.convert_to_tensor(b, dtype) for b in boundaries]
     result_dtype = vals[0].dtype
+    if _one_interval_per_step(boundaries, values):
+        # Exactly one mask is 1 at every step, so Keras's sum is that interval's value:
+        # select it (half the array operations; a NaN step matches no interval: 0).
+        result = xp.where(step > bounds[-1], vals[-1], xp.cast(0, result_dtype))
+        for bound, value in zip(reversed(bounds), reversed(vals[:-1])):
+            result = xp.where(step <= bound, value, result)
+        return result
     result = xp.cast(0, result_dtype)
     result = result + xp.cast(step <= bounds[0], result_dtype) * vals[0]
     result = result + xp.cast(step > bounds[-1], result_dtype) * vals[-1]
     for low, high, value in zip(bounds[:-1], bounds[1:], vals[1:-1]):
         result = result + xp.cast(xp.logical_and(step > low, step <= high), result_dtype) * value
     return result
+
+
+def _one_interval_per_step(boundaries: Sequence[Any], values: Sequence[Any]) -> bool:
+    """Whether Keras's mask sum is a plain selection: strictly increasing boundaries,
+    and values of one type, finite and not ``-0.0`` (``0 + -0.0`` is ``+0.0``)."""
+    try:
+        bounds = [float(b) for b in boundaries]
+        vals = [float(v) for v in values]
+    except (TypeError, ValueError):
+        return False
+    return (
+        len({type(v) for v in values}) == 1
+        and all(b < c for b, c in itertools.pairwise(bounds))
+        and all(math.isfinite(v) and math.copysign(1.0, v) > 0 for v in vals)
+    )
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from refimpl.schedules import (
     CosineDecay,
@@ -26,7 +27,7 @@ from refimpl.schedules import (
     SequentialSchedule,
     TimeBasedDecay,
 )
-from refimpl.testing import schedule_configs
+from refimpl.testing import edge_steps, schedule_configs, steps
 
 
 def test_exponential_staircase_changes_at_multiples() -> None:
@@ -60,6 +61,42 @@ def test_piecewise_non_increasing_boundaries_sum_values() -> None:
         s = PiecewiseConstantDecay([10, 5], [1.0, 2.0, 4.0])
     # step 7: not <= 10? it is: 1.0; also > 5 (last boundary): + 4.0; (10, 5] empty.
     assert float(s(7)) == 5.0
+
+
+@given(config=schedule_configs("PiecewiseConstantDecay"), data=st.data())
+def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataObject) -> None:
+    """The selection refimpl computes for strictly increasing boundaries and finite
+    values is Keras's mask sum, bit for bit, for int and float steps (NaN included)."""
+    from refimpl import numpy_ops
+    from refimpl.schedules import piecewise
+
+    assert piecewise._one_interval_per_step(config["boundaries"], config["values"])
+    ints = data.draw(steps(edges=edge_steps("PiecewiseConstantDecay", config)))
+    floats = np.concatenate([ints + 0.5, [np.nan, -1.0, np.inf]])
+    for at in (ints, floats):
+        step = numpy_ops.convert_to_tensor(at)
+        vals = [numpy_ops.convert_to_tensor(v) for v in config["values"]]
+        bounds = [numpy_ops.cast(b, step.dtype) for b in config["boundaries"]]
+        selected = piecewise._select(step, bounds, vals, numpy_ops)
+        summed = piecewise._mask_sum(step, bounds, vals, numpy_ops)
+        assert selected.dtype == summed.dtype
+        np.testing.assert_array_equal(selected.view(np.uint32), summed.view(np.uint32))
+
+
+@pytest.mark.parametrize(
+    ("boundaries", "values"),
+    [
+        ([10, 5], [1.0, 2.0, 4.0]),
+        ([1, 1], [1.0, 2.0, 3.0]),
+        ([5], [-0.0, 1.0]),
+        ([5], [math.nan, 1.0]),
+        ([5], [1, 2.0]),
+    ],
+)
+def test_piecewise_other_configs_keep_the_mask_sum(boundaries: list, values: list) -> None:
+    from refimpl.schedules import piecewise
+
+    assert not piecewise._one_interval_per_step(boundaries, values)
 
 
 def test_polynomial_clamps_and_default_end() -> None:

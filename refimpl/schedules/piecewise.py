@@ -59,19 +59,29 @@ def piecewise_constant_decay(
         step = xp.cast(step, dtype)
         vals = [xp.convert_to_tensor(v, dtype) for v in values]
         bounds = [xp.convert_to_tensor(b, dtype) for b in boundaries]
-    result_dtype = vals[0].dtype
     if _one_interval_per_step(boundaries, values):
-        # Exactly one mask is 1 at every step, so Keras's sum is that interval's value:
-        # select it (half the array operations; a NaN step matches no interval: 0).
-        result = xp.where(step > bounds[-1], vals[-1], xp.cast(0, result_dtype))
-        for bound, value in zip(reversed(bounds), reversed(vals[:-1])):
-            result = xp.where(step <= bound, value, result)
-        return result
+        return _select(step, bounds, vals, xp)
+    return _mask_sum(step, bounds, vals, xp)
+
+
+def _mask_sum(step: Any, bounds: list[Any], vals: list[Any], xp: Any) -> Any:
+    """Keras's evaluation: the sum of every interval's 0/1 mask times its value."""
+    result_dtype = vals[0].dtype
     result = xp.cast(0, result_dtype)
     result = result + xp.cast(step <= bounds[0], result_dtype) * vals[0]
     result = result + xp.cast(step > bounds[-1], result_dtype) * vals[-1]
     for low, high, value in zip(bounds[:-1], bounds[1:], vals[1:-1]):
         result = result + xp.cast(xp.logical_and(step > low, step <= high), result_dtype) * value
+    return result
+
+
+def _select(step: Any, bounds: list[Any], vals: list[Any], xp: Any) -> Any:
+    """The same value when exactly one mask is 1 at every step (see
+    :func:`_one_interval_per_step`): that interval's value, with half the array
+    operations.  A NaN step is in no interval: 0, as in the sum."""
+    result = xp.where(step > bounds[-1], vals[-1], xp.cast(0, vals[0].dtype))
+    for bound, value in zip(reversed(bounds), reversed(vals[:-1])):
+        result = xp.where(step <= bound, value, result)
     return result
 
 

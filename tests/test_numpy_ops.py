@@ -157,3 +157,38 @@ def test_flush_subnormals() -> None:
     out = xp.flush_subnormals(np.array([tiny, tiny / 2, -tiny / 4, 1.0], np.float32))
     np.testing.assert_array_equal(out, np.float32([tiny, 0, 0, 1]))
     assert np.signbit(out[2])
+
+
+UNARY = {"cos": xp.cos, "log": xp.log, "exp": xp.exp, "sqrt": xp.sqrt, "floor": xp.floor}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(x=st.floats(0, 3.875, width=32) | FINITE32)
+def test_scalar_and_array_paths_give_the_same_bits(name: str, x: float) -> None:
+    """A NumPy scalar (a scalar-step call) takes the same computation as arrays of
+    every length (a vectorised call; 2,048 takes the kernels)."""
+    fn = UNARY[name]
+    with np.errstate(all="ignore"):
+        one = fn(np.float32(x))
+        assert isinstance(one, np.float32)
+        for n in (1, 2048):
+            many = fn(np.full(n, x, dtype=np.float32))
+            np.testing.assert_array_equal(many.view(np.uint32), np.full(n, one).view(np.uint32))
+
+
+@given(
+    base=st.floats(0, 4, width=32) | FINITE32,
+    exponent=st.floats(-50, 50, width=32) | FINITE32,
+)
+def test_scalar_and_array_power_give_the_same_bits(base: float, exponent: float) -> None:
+    b, e = np.float32(base), np.float32(exponent)
+    with np.errstate(all="ignore"):
+        one = xp.power(b, e)
+        assert isinstance(one, np.float32)
+        for n in (1, 2048):
+            arrays_of = (np.full(n, b), np.full(n, e))
+            for got in (
+                xp.power(b, arrays_of[1]),
+                xp.power(arrays_of[0], e),
+            ):
+                np.testing.assert_array_equal(got.view(np.uint32), np.full(n, one).view(np.uint32))

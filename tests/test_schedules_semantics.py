@@ -70,7 +70,7 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
     from refimpl import numpy_ops
     from refimpl.schedules import piecewise
 
-    assert piecewise._one_interval_per_step(config["boundaries"], config["values"])
+    assert piecewise._one_interval_per_step(tuple(config["boundaries"]), tuple(config["values"]))
     ints = data.draw(steps(edges=edge_steps("PiecewiseConstantDecay", config)))
     floats = np.concatenate([ints + 0.5, [np.nan, -1.0, np.inf]])
     for at in (ints, floats):
@@ -96,7 +96,7 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
 def test_piecewise_other_configs_keep_the_mask_sum(boundaries: list, values: list) -> None:
     from refimpl.schedules import piecewise
 
-    assert not piecewise._one_interval_per_step(boundaries, values)
+    assert not piecewise._one_interval_per_step(tuple(boundaries), tuple(values))
 
 
 def test_polynomial_clamps_and_default_end() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -54,12 +55,12 @@ def piecewise_constant_decay(
     if dtype is None:
         step = xp.convert_to_tensor(step)
         vals = [xp.convert_to_tensor(v) for v in values]
-        bounds = [xp.cast(xp.convert_to_tensor(b), step.dtype) for b in boundaries]
+        bounds = [xp.cast(b, step.dtype) for b in boundaries]  # converted, then cast
     else:
         step = xp.cast(step, dtype)
         vals = [xp.convert_to_tensor(v, dtype) for v in values]
         bounds = [xp.convert_to_tensor(b, dtype) for b in boundaries]
-    if _one_interval_per_step(boundaries, values):
+    if _one_interval_per_step(tuple(boundaries), tuple(values)):
         return _select(step, bounds, vals, xp)
     return _mask_sum(step, bounds, vals, xp)
 
@@ -85,7 +86,8 @@ def _select(step: Any, bounds: list[Any], vals: list[Any], xp: Any) -> Any:
     return result
 
 
-def _one_interval_per_step(boundaries: Sequence[Any], values: Sequence[Any]) -> bool:
+@functools.lru_cache(maxsize=256)
+def _one_interval_per_step(boundaries: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
     """Whether Keras's mask sum is a plain selection: strictly increasing boundaries,
     and values of one type, finite and not ``-0.0`` (``0 + -0.0`` is ``+0.0``)."""
     try:

@@ -49,61 +49,60 @@ CONFIGS = {
 }
 
 
-def per_call(block: Callable[[], int]) -> float:
-    """Seconds per call of ``block``, which makes some calls and returns how many."""
-    t0 = time.perf_counter()
-    calls = block()
-    return (time.perf_counter() - t0) / calls
+#: A block makes some calls and returns (seconds they took, number of calls).
+Block = Callable[[], tuple[float, int]]
 
 
-def interleaved(
-    ours: Callable[[], int], theirs: Callable[[], int], rounds: int
-) -> tuple[float, float]:
+def interleaved(ours: Block, theirs: Block, rounds: int) -> tuple[float, float]:
     """Best seconds per call of each, their blocks back to back in every round."""
     ours(), theirs()  # warm up (TensorFlow traces and allocates on first use)
     a, b = [], []
     for _ in range(rounds):
-        a.append(per_call(ours))
-        b.append(per_call(theirs))
+        seconds, calls = ours()
+        a.append(seconds / calls)
+        seconds, calls = theirs()
+        b.append(seconds / calls)
     return min(a), min(b)
 
 
-def repeat(fn: Callable[[], object], calls: int) -> Callable[[], int]:
-    def block() -> int:
+def repeat(fn: Callable[[], object], calls: int) -> Block:
+    def block() -> tuple[float, int]:
+        t0 = time.perf_counter()
         for _ in range(calls):
             fn()
-        return calls
+        return time.perf_counter() - t0, calls
 
     return block
 
 
-def over(fn: Callable[[int], object], steps: Iterator[np.ndarray]) -> Callable[[], int]:
-    """A block calling ``fn`` on each step of the next array ``steps`` yields."""
+def over(fn: Callable[[int], object], runs: Iterator[list[int]]) -> Block:
+    """A block calling ``fn`` on each step of the next run (drawn before the clock starts)."""
 
-    def block() -> int:
-        chunk = next(steps)
-        for step in chunk.tolist():
+    def block() -> tuple[float, int]:
+        run = next(runs)
+        t0 = time.perf_counter()
+        for step in run:
             fn(step)
-        return len(chunk)
+        return time.perf_counter() - t0, len(run)
 
     return block
 
 
-def consecutive(calls: int) -> Iterator[np.ndarray]:
+def consecutive(calls: int) -> Iterator[list[int]]:
     """Runs of consecutive steps, each run starting at a new step (a fresh memo)."""
     start = 4689
     while True:
-        yield np.arange(start, start + calls)
+        yield list(range(start, start + calls))
         start += 2 * calls + 7
 
 
-def cold(calls: int, seed: int) -> Iterator[np.ndarray]:
+def cold(calls: int, seed: int) -> Iterator[list[int]]:
     """Random steps in [0, 10**6) with no step following its predecessor by one."""
     rng = np.random.default_rng(seed)
     while True:
-        steps = rng.permutation(10**6)[: 2 * calls]
+        steps = rng.integers(0, 10**6, 2 * calls)
         keep = np.diff(steps, prepend=-10) != 1
-        yield steps[keep][:calls]
+        yield steps[keep][:calls].tolist()
 
 
 def main() -> None:

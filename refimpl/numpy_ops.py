@@ -302,10 +302,15 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
     """
     s1: Any = x1
     s2: Any = x2
-    if type(s1) is type(s2) and type(s1) in _FLOAT32_SCALARS and s1 > 0:
+    if type(s1) is type(s2) and type(s1) in _FLOAT32_SCALARS:
         # One value: the same float64 product and exp as the array path below.
-        wide64 = np.exp(np.float64(float(s2) * math.log(float(s1))))
-        return flush_subnormals(type(s1)(wide64))
+        if s1 > 0:
+            wide64 = np.exp(np.float64(float(s2) * math.log(float(s1))))
+            return flush_subnormals(type(s1)(wide64))
+        e = float(s2)
+        if s1 == 0 and e > 0 and math.isfinite(e):  # past a decay's end: (1 - p) ** power
+            odd = e.is_integer() and int(e) % 2 == 1
+            return type(s1)(math.copysign(0.0, float(s1)) if odd else 0.0)
     a1 = x1 if isinstance(x1, (int, float, np.generic)) else np.asarray(x1)
     a2 = x2 if isinstance(x2, (int, float, np.generic)) else np.asarray(x2)
     a1, a2 = _keras_promote(a1, a2)

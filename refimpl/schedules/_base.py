@@ -154,13 +154,13 @@ class LearningRateSchedule:
                     return np.array(values[0])
             self.__dict__["_last_step"] = step
         checked = _check_step(step)
-        self._warn_about_steps(checked)
         if isinstance(checked, np.ndarray):
             shape = checked.shape
             if checked.size >= 2 * _CHUNK:
-                return self._evaluate_in_chunks(checked)
+                return self._evaluate_in_chunks(checked)  # warns too
         else:
             shape = ()
+        self._warn_about_steps(checked)
         with np.errstate(all="ignore"):  # Keras computes inf/NaN silently (e.g. unused branches)
             return _shaped(numpy_ops.flush_subnormals(self.evaluate(checked)), shape)
 
@@ -201,27 +201,31 @@ class LearningRateSchedule:
 
     def _evaluate_in_chunks(self, steps: np.ndarray) -> np.ndarray:
         """Large arrays: one contiguous part per thread (NumPy releases the GIL), each
-        evaluated in cache-sized chunks.
+        evaluated in cache-sized chunks; the steps' range for the warnings is taken
+        chunk by chunk too, while each chunk is in cache.
 
         Every formula is elementwise, so the result is bit-for-bit the one-shot result;
         the temporaries stay in cache instead of making ~10 passes over memory.
         """
         flat = steps.reshape(-1)
-
-        def chunk(lo: int, hi: int) -> np.ndarray:
-            with np.errstate(all="ignore"):
-                return _shaped(numpy_ops.flush_subnormals(self.evaluate(flat[lo:hi])), (hi - lo,))
-
-        out = np.empty(flat.size, dtype=chunk(0, 1).dtype)  # one step gives the dtype
+        with np.errstate(all="ignore"):  # one step gives the dtype
+            dtype = np.asarray(self.evaluate(flat[:1])).dtype
+        out = np.empty(flat.size, dtype=dtype)
+        ranges: list[tuple[Any, Any]] = []
 
         def fill(part: tuple[int, int]) -> None:
-            for lo in range(part[0], part[1], _CHUNK):
-                hi = min(lo + _CHUNK, part[1])
-                out[lo:hi] = chunk(lo, hi)
+            with np.errstate(all="ignore"):
+                for lo in range(part[0], part[1], _CHUNK):
+                    hi = min(lo + _CHUNK, part[1])
+                    chunk = flat[lo:hi]
+                    ranges.append((chunk.min(), chunk.max()))
+                    out[lo:hi] = numpy_ops.flush_subnormals(self.evaluate(chunk))
 
         per_thread = -(-flat.size // _WORKERS)
         parts = [(lo, min(lo + per_thread, flat.size)) for lo in range(0, flat.size, per_thread)]
         list(_thread_pool().map(fill, parts))
+        los, his = zip(*ranges, strict=True)
+        self._warn_about_range(np.min(los), np.max(his), flat.dtype)
         return out.reshape(steps.shape)
 
     def exact(self, step: npt.ArrayLike) -> np.ndarray:
@@ -247,6 +251,10 @@ class LearningRateSchedule:
         if arr.size == 0:
             return
         lo, hi = (arr.min(), arr.max()) if arr.ndim else (arr, arr)
+        self._warn_about_range(lo, hi, arr.dtype)
+
+    def _warn_about_range(self, lo: Any, hi: Any, step_dtype: np.dtype) -> None:
+        """Warn about steps in ``[lo, hi]`` (of ``step_dtype``) that Keras mistreats."""
         if lo < 0:
             warn(
                 f"{type(self).__name__} was called with a negative step ({lo}); Keras "
@@ -254,7 +262,11 @@ class LearningRateSchedule:
             )
         cast_dtype = self._step_cast_dtype()
         limit = _EXACT_INT_LIMITS.get(np.dtype(cast_dtype)) if cast_dtype is not None else None
-        if limit is not None and arr.dtype.kind in "iu" and max(abs(int(lo)), abs(int(hi))) > limit:
+        if (
+            limit is not None
+            and step_dtype.kind in "iu"
+            and max(abs(int(lo)), abs(int(hi))) > limit
+        ):
             warn(
                 f"{type(self).__name__} computes in {np.dtype(cast_dtype).name}, which holds "
                 f"integers exactly only up to {limit}; step {max(abs(int(lo)), abs(int(hi)))} "

@@ -207,3 +207,17 @@ def test_pickled_schedules_leave_the_memo_behind() -> None:
     assert "_memo" not in vars(copy)
     assert copy.get_config() == schedule.get_config()
     np.testing.assert_array_equal(copy(np.arange(10)), schedule(np.arange(10)))
+
+
+def test_large_arrays_warn_like_small_ones() -> None:
+    from refimpl.schedules._base import _CHUNK
+
+    schedule = ExponentialDecay(0.1, 10, 0.5)
+    at = np.arange(3 * _CHUNK)
+    with pytest.warns(ScheduleWarning, match="negative step"):
+        schedule(at - 5)
+    with pytest.warns(ScheduleWarning, match="float32"):
+        schedule(at + 2**24 - 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        schedule(at)

@@ -78,6 +78,7 @@ def convert_to_tensor(x: ArrayLike, dtype: npt.DTypeLike | None = None) -> Array
             if dt.kind == "f":
                 scalar_type: Any = dt.type
                 return scalar_type(x)
+            return np.asarray(x, dtype=dtype)[()]
         return np.asarray(x, dtype=dtype)
     if type(x) is float:
         return np.float32(x)
@@ -136,9 +137,9 @@ def _cast(x: ArrayLike, dtype: npt.DTypeLike) -> Array:
     a = convert_to_tensor(x)
     if isinstance(a, np.generic):
         dt: Any = np.dtype(dtype)
+        if a.dtype.kind == "f":
+            a = flush_subnormals(a)
         if dt.kind == "f" and a.dtype.kind in "biuf":  # no astype: ~10x cheaper on scalars
-            if a.dtype.kind == "f":
-                a = flush_subnormals(a)
             return flush_subnormals(dt.type(a))
         if dt.kind == a.dtype.kind == "i" and dt.itemsize >= a.dtype.itemsize:
             return dt.type(a)  # widening an integer: exact
@@ -187,7 +188,7 @@ def flush_subnormals(x: Any) -> Any:
     tiny = _SMALLEST_NORMAL[a.dtype.itemsize]
     if a.ndim == 0:
         return a * 0 if abs(float(a)) < tiny else x
-    if a.min() >= tiny:  # one reduction decides the common case: positive rates (NaN: no)
+    if a.size == 0 or a.min() >= tiny:  # one reduction decides the common case (NaN: no)
         return x
     small = np.abs(a) < tiny
     small &= a != 0  # zeros need no flushing (rates that decay to 0)
@@ -290,27 +291,27 @@ def sqrt(x: ArrayLike) -> Array:
 
 
 def power(x1: ArrayLike, x2: ArrayLike) -> Array:
-    """``x1 ** x2``; float32 results are correctly rounded (computed in float64).
+    """``x1 ** x2`` with C's ``pow`` semantics; float32 results correctly rounded.
 
-    NumPy's float64 ``pow`` is not vectorised, so where one side is a scalar (0-d, with
-    an array or 0-d other side) the float64 value is ``exp(x2 * log(x1))`` (both
-    vectorised; about 4x faster on 10**6 steps): with a positive scalar base (``decay_rate ** p``) ``log(x1)`` is
-    computed once; with a scalar exponent (``(1 - p) ** power``) the elements with
-    a negative base, and every element when the exponent is 0 or NaN, go to
-    ``pow``.  The relative error is below ``(1 + |x2 * log(x1)|) * 2**-51``, far under
-    float32's half ulp (``2**-25``) for every result that is a normal float32.
+    In float32 the value is computed in float64 and rounded once.  NumPy's float64
+    ``pow`` is not vectorised, so where one side is a scalar (0-d) the float64 value is
+    first ``exp(x2 * log(x1))`` (both vectorised; ~4x faster on 10**6 steps): with a
+    finite positive scalar base other than 1 (``decay_rate ** p``) ``log(x1)`` is
+    computed once; with a finite scalar exponent other than 0 and 1 (``(1 - p) **
+    power``) zero bases are set directly and negative bases go to ``pow``.  Its
+    relative error is below ``(2 + |x2 * log(x1)|) * 2**-52`` (under 2,048 float64 ulps
+    for every result that is a normal float32), so only values that close to a float32
+    rounding boundary can round differently from ``pow``: those -- exact ties such as
+    ``b**2`` of a float32 ``b`` among them -- are recomputed with ``pow``.  The result
+    is therefore what ``pow`` in float64, rounded once, gives: correctly rounded.
+
+    >>> power(np.float32(0.604126), np.float32(2))  # a tie: pow rounds it to even
+    np.float32(0.36496818)
     """
     s1: Any = x1
     s2: Any = x2
-    if type(s1) is type(s2) and type(s1) in _FLOAT32_SCALARS:
-        # One value: the same float64 product and exp as the array path below.
-        if s1 > 0:
-            wide64 = np.exp(np.float64(float(s2) * math.log(float(s1))))
-            return flush_subnormals(type(s1)(wide64))
-        e = float(s2)
-        if s1 == 0 and e > 0 and math.isfinite(e):  # past a decay's end: (1 - p) ** power
-            odd = e.is_integer() and int(e) % 2 == 1
-            return type(s1)(math.copysign(0.0, float(s1)) if odd else 0.0)
+    if type(s1) is type(s2) and type(s1) in _FLOAT32_SCALARS:  # one value, same path
+        return flush_subnormals(_power_float32(np.asarray(s1), np.asarray(s2), type(s1))[()])
     a1 = x1 if isinstance(x1, (int, float, np.generic)) else np.asarray(x1)
     a2 = x2 if isinstance(x2, (int, float, np.generic)) else np.asarray(x2)
     a1, a2 = _keras_promote(a1, a2)
@@ -320,48 +321,71 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
     return flush_subnormals(np.power(a1, a2))
 
 
+def _libm_pow(base: Any, exponent: Any) -> np.ndarray:
+    """float64 ``pow`` elementwise, C's semantics (an exponent array, so that NumPy's
+    ``sqrt``/``square`` shortcuts for a scalar 0.5 or 2 do not apply: ``pow(-0.0, 0.5)``
+    is +0.0 and ``pow(-inf, 0.5)`` is inf, as in TensorFlow)."""
+    b = np.asarray(base, np.float64)
+    e = np.asarray(exponent, np.float64)
+    shape = np.broadcast_shapes(b.shape, e.shape)
+    return np.power(np.broadcast_to(b, shape), np.array(np.broadcast_to(e, shape)))
+
+
+def _near_rounding_boundary(wide: np.ndarray, dtype: Any) -> np.ndarray:
+    """Where the float64 ``wide`` lies within 2,048 float64 ulps of a midpoint between
+    two values of ``dtype`` (float32 or float16): where an approximation may round the
+    other way."""
+    drop = 52 - (np.finfo(dtype).nmant)  # float64 mantissa bits below dtype's last one
+    low = (wide.view(np.uint64) & np.uint64((1 << drop) - 1)).view(np.int64)
+    low -= 1 << (drop - 1)
+    return np.abs(low) <= 2048
+
+
 def _power_float32(base: np.ndarray, exponent: np.ndarray, dtype: Any) -> np.ndarray:
-    """float32 ``base ** exponent``, correctly rounded from float64 (see :func:`power`).
+    """float32 (or float16) ``base ** exponent``, rounded once from float64 ``pow``.
 
     The same path for a 0-d operand as for an array of them, so that a scalar call
     and a vectorised call give the same bits."""
-    if base.ndim == 0 and float(base) > 0:
-        log_base = math.log(float(base))
+    if base.ndim == 0 and 0 < float(base) < math.inf and float(base) != 1:
+        b = float(base)
+        log_base = math.log(b)
 
         def kernel(e: np.ndarray) -> np.ndarray:
             wide = np.asarray(np.multiply(e, log_base, dtype=np.float64))
-            return np.exp(wide, out=wide)
+            np.exp(wide, out=wide)
+            redo = _near_rounding_boundary(wide, dtype)
+            if redo.any():
+                wide[redo] = _libm_pow(b, e[redo])
+            return wide
 
         return _in_blocks(kernel, exponent, dtype)
-    if exponent.ndim == 0 and float(exponent) not in (0.0, 1.0):
+    if exponent.ndim == 0 and math.isfinite(float(exponent)) and float(exponent) not in (0, 1):
         e = float(exponent)
-        return _in_blocks(lambda b: _power_scalar_exponent(b.reshape(-1), e), base, dtype)
-    wide = np.power(base.astype(np.float64), exponent.astype(np.float64))
-    return np.asarray(wide).astype(dtype)
+        return _in_blocks(lambda b: _power_scalar_exponent(b.reshape(-1), e, dtype), base, dtype)
+    return np.asarray(_libm_pow(base, exponent)).astype(dtype)
 
 
-def _power_scalar_exponent(base: np.ndarray, e: float) -> np.ndarray:
-    """float64 ``base ** e`` for a float32 array and a scalar ``e`` (not 0 or 1).
+def _power_scalar_exponent(base: np.ndarray, e: float, dtype: Any) -> np.ndarray:
+    """float64 ``base ** e`` for a 1-D float array and a finite scalar ``e`` (not 0, 1),
+    exact enough to round to ``dtype`` as ``pow`` does (see :func:`power`).
 
     Zero bases (every step past a decay's end) are set directly: ``log(0)`` and
     ``exp(-inf)`` take NumPy's slow special-value path (4x slower per element).
     """
-    if not math.isfinite(e):
-        return np.power(base, e, dtype=np.float64)
     zero = base == 0
     any_zero = bool(zero.any())
     safe = np.where(zero, np.float32(1), base) if any_zero else base
-    with np.errstate(invalid="ignore"):  # negative bases are redone below
+    with np.errstate(divide="ignore", invalid="ignore"):  # negative bases are redone below
         wide = np.log(safe, dtype=np.float64)
     wide *= e
     np.exp(wide, out=wide)
     if any_zero:  # pow(+-0, e): 0 for e > 0, inf for e < 0, signed for odd integer e
         fill = 0.0 if e > 0 else math.inf
-        odd = e == int(e) and int(e) % 2 == 1
+        odd = e.is_integer() and int(e) % 2 == 1
         np.copyto(wide, np.copysign(fill, base) if odd else fill, where=zero)
-    negative = base < 0
-    if negative.any():  # pow's sign and integer-exponent rules
-        wide[negative] = np.power(base[negative].astype(np.float64), e)
+    redo = (base < 0) | (_near_rounding_boundary(wide, dtype) & ~zero)
+    if redo.any():  # pow's sign and integer-exponent rules; values near a tie
+        wide[redo] = _libm_pow(base[redo], e)
     return wide
 
 
@@ -418,7 +442,11 @@ def where(condition: ArrayLike, x1: ArrayLike, x2: ArrayLike) -> Array:
     >>> where(np.arange(4) < 2, np.float32(1), np.zeros(4, np.float32))
     array([1., 1., 0., 0.], dtype=float32)
     """
-    if type(condition) is np.bool_:  # one step: pick, in the promoted dtype
+    if (
+        type(condition) is np.bool_
+        and isinstance(x1, (int, float, np.generic))
+        and isinstance(x2, (int, float, np.generic))
+    ):  # one step: pick, in the promoted dtype
         dt = np.result_type(*_keras_promote(x1, x2))
         return dt.type(x1 if condition else x2)
     x1, x2 = _keras_promote(x1, x2)

@@ -123,17 +123,41 @@ SPECIAL32 = [0.0, -0.0, 0.5, -0.5, 2.0, -2.0, 1.0, -1.0, math.inf, -math.inf, ma
 
 
 @pytest.mark.parametrize(
-    "e", [1.5, -1.5, 3.0, -3.0, 2.0, -2.0, 0.001, 100.0, 0.0, 1.0, math.inf, -math.inf, math.nan]
+    "e",
+    [1.5, -1.5, 3.0, -3.0, 2.0, -2.0, 0.5, 0.001, 100.0, 0.0, 1.0, math.inf, -math.inf, math.nan],
 )
-def test_float32_power_special_values_follow_pow(e: float) -> None:
-    """Zeros, signs, infinities and NaN as C's ``pow`` (in float64, then rounded and
-    flushed), whichever path the scalar exponent takes."""
+def test_float32_power_special_values_follow_c_pow(e: float) -> None:
+    """Zeros, signs, infinities and NaN as C's ``pow`` (TensorFlow's semantics: e.g.
+    ``pow(-0.0, 0.5)`` is +0.0 where NumPy's ``sqrt`` shortcut gives -0.0), in float64
+    then rounded and flushed, on every path: array and scalar base and exponent."""
     bases = np.array(SPECIAL32, dtype=np.float32)
     with np.errstate(all="ignore"):
-        want = xp.flush_subnormals(np.power(bases.astype(np.float64), e).astype(np.float32))
-        got = xp.power(bases, np.float32(e))
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+        c_pow = np.power(bases.astype(np.float64), np.full(bases.size, e))  # no shortcut
+        want = xp.flush_subnormals(c_pow.astype(np.float32))
+        got = [
+            xp.power(bases, np.float32(e)),
+            np.array([xp.power(b, np.float32(e)) for b in bases]),
+            np.array([xp.power(b, np.full(2048, np.float32(e)))[0] for b in bases]),
+        ]
+    for g in got:
+        np.testing.assert_array_equal(g, want)
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(want))
+
+
+@given(b=st.floats(2.0**-20, 2.0**20, width=32), e=st.sampled_from([2.0, 3.0, 1.5, -2.0]))
+@example(b=0.604126, e=2.0)  # b*b is exactly halfway between two float32 values
+def test_float32_power_rounds_exact_ties_to_even(b: float, e: float) -> None:
+    """Integer and half-integer powers of float32 values are often exact in float64 and
+    sometimes exactly halfway between float32 values: round half to even, as ``pow``
+    then one rounding does -- not as an ``exp(e * log b)`` approximation would."""
+    b32 = np.float32(b)
+    exact = mpmath.power(mpmath.mpf(float(b32)), e)
+    want = correctly_rounded(lambda x: mpmath.power(x, e), b32)
+    if abs(float(exact)) < np.finfo(np.float32).smallest_normal:
+        want = np.float32(0)
+    assert xp.power(b32, np.float32(e)) == want
+    assert xp.power(np.full(2048, b32), np.float32(e))[0] == want
+    assert xp.power(b32, np.full(2048, np.float32(e)))[0] == want
 
 
 def test_tensorflow_scalar_dtype_rules() -> None:

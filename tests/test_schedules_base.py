@@ -19,7 +19,7 @@ from refimpl.schedules import (
     InverseTimeDecay,
     PiecewiseConstantDecay,
 )
-from refimpl.schedules._base import _MEMO_BLOCK, _MEMO_LIMIT
+from refimpl.schedules._base import _MEMO_BLOCK, _MEMO_LIMIT, _snapshot
 from refimpl.testing import edge_steps, schedule_configs
 
 ALL_SCHEDULES = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
@@ -156,7 +156,7 @@ def test_consecutive_scalar_steps_from_the_memo_equal_single_calls(
         single = [schedule(k) for k in reversed(window)][::-1]  # never consecutive
         assert "_memo" not in vars(schedule)
         memo = [schedule(k) for k in window]
-    assert ("_memo" in vars(schedule)) == type(schedule)._memoizable
+    assert ("_memo" in vars(schedule)) == (_snapshot(schedule) is not None)
     assert all(type(v) is np.ndarray and v.shape == () for v in memo)
     assert {v.dtype for v in memo} == {v.dtype for v in single}
     np.testing.assert_array_equal(_bits(memo), _bits(single))
@@ -178,6 +178,63 @@ def test_assigning_an_attribute_clears_the_memo() -> None:
     after = [float(schedule(k)) for k in range(3, 6)]
     assert after == [2 * float(ExponentialDecay(1.0, 10, 0.5)(k)) for k in range(3, 6)]
     assert before == [float(ExponentialDecay(1.0, 10, 0.5)(k)) for k in range(3)]
+
+
+def test_a_schedule_holding_a_schedule_is_not_memoised() -> None:
+    from refimpl.schedules import TimeBasedDecay
+
+    inner = ExponentialDecay(0.1, 10, 0.5)
+    outer = TimeBasedDecay(inner, 0.01)
+    for k in range(3):
+        outer(k)
+    assert "_memo" not in vars(outer)
+    inner.decay_rate = 0.9
+    assert float(outer(3)) == float(TimeBasedDecay(ExponentialDecay(0.1, 10, 0.9), 0.01)(3))
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value"),
+    [("decay_rate", np.float64(0.5)), ("decay_rate", 0.25), ("initial_learning_rate", -0.0)],
+)
+def test_any_change_of_value_or_type_is_seen(attribute: str, value: object) -> None:
+    schedule = ExponentialDecay(0.0, 10, 0.5)
+    for k in range(3):
+        schedule(k)
+    setattr(schedule, attribute, value)
+    fresh = ExponentialDecay(**{**schedule.get_config()})
+    got, want = schedule(3), fresh(3)
+    assert got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()  # sign of zero included
+
+
+def test_a_change_during_the_memo_evaluation_is_not_served_later() -> None:
+    """A hyperparameter set while the memo block is computed (another thread, in real
+    life) must not leave that block in use: the snapshot is taken before."""
+
+    class Racy(ExponentialDecay):
+        raced = False
+
+        def evaluate(self, step, **kwargs):  # type: ignore[no-untyped-def]
+            out = super().evaluate(step, **kwargs)
+            if np.ndim(step) and not Racy.raced:
+                Racy.raced = True
+                self.decay_rate = 0.9
+            return out
+
+    schedule = Racy(1.0, 1, 0.5)
+    schedule(0)
+    schedule(1)  # builds the block, changing decay_rate meanwhile
+    assert float(schedule(2)) == float(ExponentialDecay(1.0, 1, 0.9)(2))
+
+
+def test_editing_a_list_attribute_in_place_is_seen() -> None:
+    schedule = PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.25])
+    for k in range(3):
+        schedule(k)
+    schedule.values[0] = np.float64(0.1)  # a new type: the dtype changes too
+    assert (
+        schedule(3).dtype == PiecewiseConstantDecay([10, 20], [np.float64(0.1), 0.5, 0.25])(3).dtype
+    )
 
 
 def test_editing_piecewise_lists_in_place_is_seen() -> None:
@@ -221,3 +278,13 @@ def test_large_arrays_warn_like_small_ones() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         schedule(at)
+
+
+def test_step_warnings_point_at_the_caller() -> None:
+    from refimpl.schedules._base import _CHUNK
+
+    schedule = ExponentialDecay(0.1, 10, 0.5)
+    for steps in (-1, np.array([-1, 2]), np.arange(-1, 3 * _CHUNK)):
+        with pytest.warns(ScheduleWarning, match="negative") as record:
+            schedule(steps)
+        assert record[0].filename == __file__

@@ -6,13 +6,17 @@ float32 values are checked only where float32 arithmetic is exact.
 
 from __future__ import annotations
 
+import itertools
 import math
+import warnings
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from refimpl.exceptions import ScheduleWarning
 from refimpl.schedules import (
     CosineDecay,
     CosineDecayRestarts,
@@ -70,7 +74,9 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
     from refimpl import numpy_ops
     from refimpl.schedules import piecewise
 
-    assert piecewise._one_interval_per_step(tuple(config["boundaries"]), tuple(config["values"]))
+    assert piecewise._one_interval_per_step(
+        config["boundaries"], config["values"], np.dtype(np.int32)
+    )
     ints = data.draw(steps(edges=edge_steps("PiecewiseConstantDecay", config)))
     floats = np.concatenate([ints + 0.5, [np.nan, -1.0, np.inf]])
     for at in (ints, floats):
@@ -84,19 +90,37 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
 
 
 @pytest.mark.parametrize(
-    ("boundaries", "values"),
+    ("boundaries", "values", "step"),
     [
-        ([10, 5], [1.0, 2.0, 4.0]),
-        ([1, 1], [1.0, 2.0, 3.0]),
-        ([5], [-0.0, 1.0]),
-        ([5], [math.nan, 1.0]),
-        ([5], [1, 2.0]),
+        ([10, 5], [1.0, 2.0, 4.0], 7),  # not increasing
+        ([1, 1], [1.0, 2.0, 3.0], 1),
+        ([5], [-0.0, 1.0], 3),  # 0 + -0.0 is +0.0
+        ([5], [math.nan, 1.0], 3),
+        ([5], [1, 2.0], 3),  # mixed types
+        ([2**31 - 1, 2**31], [1.0, 2.0, 4.0], 5),  # 2**31 wraps to -2**31 in int32
+        ([-1, 3], [1.0, 2.0, 4.0], np.uint8(2)),  # -1 wraps in uint8
     ],
 )
-def test_piecewise_other_configs_keep_the_mask_sum(boundaries: list, values: list) -> None:
+def test_piecewise_other_configs_keep_keras_mask_sum(
+    boundaries: list, values: list, step: Any
+) -> None:
+    """Where the selection would differ, the value is Keras's sum (derived by hand:
+    the masks that hold at ``step`` after the boundaries' cast, times their values)."""
+    from refimpl import numpy_ops
     from refimpl.schedules import piecewise
 
-    assert not piecewise._one_interval_per_step(tuple(boundaries), tuple(values))
+    s = numpy_ops.convert_to_tensor(step)
+    assert not piecewise._one_interval_per_step(boundaries, values, np.dtype(s.dtype))
+    b = [np.asarray(x).astype(s.dtype) if np.ndim(x) == 0 else x for x in boundaries]
+    masks = [s <= b[0]] + [(s > lo) & (s <= hi) for lo, hi in itertools.pairwise(b)] + [s > b[-1]]
+    want = 0.0
+    for m, v in zip(masks, values, strict=True):
+        want += float(m) * float(v)  # 0 * nan is nan: a NaN value poisons every step
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)
+        got = PiecewiseConstantDecay(boundaries, values)(step)
+    assert float(got) == want or (math.isnan(want) and math.isnan(float(got)))
+    assert math.copysign(1, float(got)) == math.copysign(1, want)
 
 
 def test_polynomial_clamps_and_default_end() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,37 @@ def _check_step(step: Any) -> Any:
     return arr
 
 
+_MEMO_KEYS = frozenset({"_memo", "_last_step"})
+
+
+class _NotPlain(Exception):
+    """An attribute the memo's snapshot cannot capture by value."""
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as a comparable, immutable record of its type and exact value (floats
+    with their sign, so ``-0.0`` differs from ``0.0``; NumPy scalars by their bytes)."""
+    kind = type(value)
+    if kind is float:
+        return (kind, value, math.copysign(1.0, value))
+    if kind in (int, bool, str) or value is None:
+        return (kind, value)
+    if isinstance(value, np.generic):
+        return (kind, value.tobytes())
+    if kind in (list, tuple):
+        return (kind, tuple(_frozen(v) for v in value))
+    raise _NotPlain
+
+
+def _snapshot(schedule: Any) -> tuple[Any, ...] | None:
+    """The schedule's attributes by value, or None if one is not a plain value (another
+    schedule, an array, ...): what the memo's results depend on."""
+    try:
+        return tuple((k, _frozen(v)) for k, v in schedule.__dict__.items() if k not in _MEMO_KEYS)
+    except _NotPlain:
+        return None
+
+
 def _shaped(result: Any, shape: tuple[int, ...]) -> np.ndarray:
     """The result as an array of the step's shape (a step-independent formula, e.g. a
     constant rate, returns a scalar: broadcast it)."""
@@ -136,15 +168,18 @@ class LearningRateSchedule:
 
         Consecutive Python-int steps (``schedule(k)`` right after ``schedule(k - 1)``, as
         in a training loop) are served from a memo: the schedule is a pure function of
-        the step, so the next 512 steps are evaluated in one vectorised call and looked
-        up afterwards -- the same values bit for bit (tested), about 10x cheaper per
-        call.  Assigning any attribute clears the memo.
+        the step and of its attributes, so the next 512 steps are evaluated in one
+        vectorised call and looked up afterwards -- the same values bit for bit (tested),
+        about 10x cheaper per call.  Each lookup first compares a snapshot of the
+        attributes (types, values, list contents): any change makes it recompute.
+        Schedules holding other objects than numbers, strings and lists of them (e.g.
+        another schedule) are not memoised.
         """
-        if type(step) is int and 0 <= step < _MEMO_LIMIT and self._memoizable:
+        if type(step) is int and 0 <= step < _MEMO_LIMIT:
             memo = self.__dict__.get("_memo")
             if memo is not None:
                 start, values, state = memo
-                if start <= step < start + _MEMO_BLOCK and self._memo_state() == state:
+                if start <= step < start + _MEMO_BLOCK and _snapshot(self) == state:
                     return np.array(values[step - start])
                 if step == start + _MEMO_BLOCK:  # the loop runs on past the block
                     self.__dict__["_last_step"] = step - 1
@@ -165,33 +200,22 @@ class LearningRateSchedule:
             return _shaped(numpy_ops.flush_subnormals(self.evaluate(checked)), shape)
 
     # --- the memo of consecutive scalar steps ------------------------------------------
-    #: False for schedules that hold other schedules (their state is not tracked).
-    _memoizable: ClassVar[bool] = True
-
-    def _memo_state(self) -> Any:
-        """What can change the formula without an attribute assignment (which clears
-        the memo): the contents of mutable attributes, e.g. a list of boundaries."""
-        return None
-
     def _memo_block(self, start: int) -> np.ndarray | None:
-        """Evaluate ``[start, start + _MEMO_BLOCK)`` and keep it; None when
-        the memo does not apply (mutable attributes, a dtype that warns on these steps)."""
-        if any(isinstance(v, np.ndarray) for v in self.__dict__.values()):
+        """Evaluate ``[start, start + _MEMO_BLOCK)`` and keep it with a snapshot of the
+        attributes taken before; None when the memo does not apply (attributes that are
+        not plain values, a dtype that warns on these steps)."""
+        state = _snapshot(self)
+        if state is None:
             return None
         cast_dtype = self._step_cast_dtype()
         if cast_dtype is not None and np.dtype(cast_dtype).itemsize < 4:
             return None  # float16 steps warn above 2048: take the scalar path
-        state = self._memo_state()
         block = np.arange(start, start + _MEMO_BLOCK, dtype=np.int32)  # a Python int's dtype
         with np.errstate(all="ignore"):
             values = _shaped(numpy_ops.flush_subnormals(self.evaluate(block)), block.shape)
         self.__dict__["_memo"] = (start, values, state)
         self.__dict__["_last_step"] = start
         return values
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        self.__dict__.pop("_memo", None)  # a hyperparameter may have changed
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -258,7 +282,8 @@ class LearningRateSchedule:
         if lo < 0:
             warn(
                 f"{type(self).__name__} was called with a negative step ({lo}); Keras "
-                "evaluates the formula there anyway, which is rarely meaningful."
+                "evaluates the formula there anyway, which is rarely meaningful.",
+                stacklevel=5,  # warn <- here <- _warn_about_steps/_evaluate_in_chunks <- __call__
             )
         cast_dtype = self._step_cast_dtype()
         limit = _EXACT_INT_LIMITS.get(np.dtype(cast_dtype)) if cast_dtype is not None else None
@@ -271,7 +296,8 @@ class LearningRateSchedule:
                 f"{type(self).__name__} computes in {np.dtype(cast_dtype).name}, which holds "
                 f"integers exactly only up to {limit}; step {max(abs(int(lo)), abs(int(hi)))} "
                 "is rounded to the nearest representable value before the formula, as Keras "
-                "does. Use `.exact(step)` or a float64 initial_learning_rate for exact steps."
+                "does. Use `.exact(step)` or a float64 initial_learning_rate for exact steps.",
+                stacklevel=5,
             )
 
     # --- configs ------------------------------------------------------------------------

@@ -27,9 +27,10 @@ __all__ = [
 ]
 
 
-def warn(message: str) -> None:
-    """Emit a :class:`~refimpl.ScheduleWarning` attributed to the user's call site."""
-    warnings.warn(message, ScheduleWarning, stacklevel=4)
+def warn(message: str, stacklevel: int = 4) -> None:
+    """Emit a :class:`~refimpl.ScheduleWarning` attributed to the user's call site
+    (``stacklevel`` counts this function's frame as 1)."""
+    warnings.warn(message, ScheduleWarning, stacklevel=stacklevel)
 
 
 def _is_real_number(value: Any) -> bool:

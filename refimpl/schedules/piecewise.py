@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -60,7 +59,7 @@ def piecewise_constant_decay(
         step = xp.cast(step, dtype)
         vals = [xp.convert_to_tensor(v, dtype) for v in values]
         bounds = [xp.convert_to_tensor(b, dtype) for b in boundaries]
-    if _one_interval_per_step(tuple(boundaries), tuple(values)):
+    if _one_interval_per_step(boundaries, values, numpy_ops.numpy_dtype(step.dtype)):
         return _select(step, bounds, vals, xp)
     return _mask_sum(step, bounds, vals, xp)
 
@@ -86,20 +85,28 @@ def _select(step: Any, bounds: list[Any], vals: list[Any], xp: Any) -> Any:
     return result
 
 
-@functools.lru_cache(maxsize=256)
-def _one_interval_per_step(boundaries: tuple[Any, ...], values: tuple[Any, ...]) -> bool:
-    """Whether Keras's mask sum is a plain selection: strictly increasing boundaries,
-    and values of one type, finite and not ``-0.0`` (``0 + -0.0`` is ``+0.0``)."""
+def _one_interval_per_step(
+    boundaries: Sequence[Any], values: Sequence[Any], step_dtype: np.dtype
+) -> bool:
+    """Whether Keras's mask sum is a plain selection: values of one type, finite and
+    not ``-0.0`` (``0 + -0.0`` is ``+0.0``); boundaries strictly increasing and still in
+    order once cast to ``step_dtype`` (rounding and truncation keep the order; an
+    integer cast wraps a boundary outside the dtype's range)."""
     try:
         bounds = [float(b) for b in boundaries]
         vals = [float(v) for v in values]
     except (TypeError, ValueError):
         return False
-    return (
-        len({type(v) for v in values}) == 1
-        and all(b < c for b, c in itertools.pairwise(bounds))
-        and all(math.isfinite(v) and math.copysign(1.0, v) > 0 for v in vals)
-    )
+    if len({type(v) for v in values}) != 1:
+        return False
+    if not all(math.isfinite(v) and math.copysign(1.0, v) > 0 for v in vals):
+        return False
+    if not all(b < c for b, c in itertools.pairwise(bounds)):
+        return False
+    if step_dtype.kind in "iu":
+        info = np.iinfo(step_dtype)
+        return all(info.min - 1 < b < info.max + 1 for b in bounds)  # truncates in range
+    return True
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -157,9 +164,6 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def _step_cast_dtype(self) -> np.dtype | None:
         return None
-
-    def _memo_state(self) -> Any:
-        return (tuple(self.boundaries), tuple(self.values))  # the lists may be edited
 
     def evaluate(
         self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None

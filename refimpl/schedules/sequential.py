@@ -63,8 +63,6 @@ class SequentialSchedule(LearningRateSchedule):
     array([0.1 , 0.1 , 0.05], dtype=float32)
     """
 
-    _memoizable = False  # holds other schedules, whose state the memo cannot track
-
     def __init__(
         self,
         schedules: Sequence[LearningRateSchedule],

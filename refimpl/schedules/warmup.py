@@ -65,8 +65,6 @@ class LinearWarmup(LearningRateSchedule):
     array([0.  , 0.05, 0.1 ], dtype=float32)
     """
 
-    _memoizable = False  # holds other schedules, whose state the memo cannot track
-
     def __init__(
         self,
         schedule: LearningRateSchedule,

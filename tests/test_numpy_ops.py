@@ -216,3 +216,23 @@ def test_scalar_and_array_power_give_the_same_bits(base: float, exponent: float)
                 xp.power(arrays_of[0], e),
             ):
                 np.testing.assert_array_equal(got.view(np.uint32), np.full(n, one).view(np.uint32))
+
+
+def test_where_with_a_scalar_condition_still_broadcasts() -> None:
+    out = xp.where(np.True_, 1.0, np.zeros(4, np.float32))
+    np.testing.assert_array_equal(out, np.ones(4, np.float32))
+    assert out.dtype == np.float32
+    assert xp.where(np.False_, np.float32(1), np.float32(2)) == np.float32(2)
+
+
+def test_casts_flush_subnormal_inputs_whatever_the_target() -> None:
+    assert not xp.cast(1e-40, "bool")
+    assert xp.cast(1e-40, "float64") == 0.0
+    assert not xp.cast(np.array([1e-40], np.float32), "bool")[0]
+
+
+@pytest.mark.parametrize("fn", [xp.cos, xp.log, xp.exp, xp.sqrt, xp.flush_subnormals])
+def test_empty_arrays(fn) -> None:  # type: ignore[no-untyped-def]
+    out = fn(np.array([], np.float32))
+    assert out.shape == (0,)
+    assert out.dtype == np.float32

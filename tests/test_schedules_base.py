@@ -288,3 +288,16 @@ def test_step_warnings_point_at_the_caller() -> None:
         with pytest.warns(ScheduleWarning, match="negative") as record:
             schedule(steps)
         assert record[0].filename == __file__
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCHEDULES))
+def test_empty_step_arrays_give_empty_results(name: str) -> None:
+    from hypothesis import find
+
+    config = find(schedule_configs(name), lambda c: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)
+        schedule = ALL_SCHEDULES[name].from_config(config)
+    out = schedule(np.array([], np.int32))
+    assert out.shape == (0,)
+    assert out.dtype == schedule(0).dtype

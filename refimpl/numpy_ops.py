@@ -22,6 +22,7 @@ NumPy's own float32 ``log`` disagrees with TensorFlow 31 times.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -303,14 +304,27 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
     for every result that is a normal float32), so only values that close to a float32
     rounding boundary can round differently from ``pow``: those -- exact ties such as
     ``b**2`` of a float32 ``b`` among them -- are recomputed with ``pow``.  The result
-    is therefore what ``pow`` in float64, rounded once, gives: correctly rounded.
+    is therefore what ``pow`` in float64, rounded once, gives -- correctly rounded --
+    whichever ``exp``/``log`` computed the approximation (a scalar uses Python's
+    ``math``, an array NumPy's vectorised loops: the same float32 bits).
 
     >>> power(np.float32(0.604126), np.float32(2))  # a tie: pow rounds it to even
     np.float32(0.36496818)
     """
     s1: Any = x1
     s2: Any = x2
-    if type(s1) is type(s2) and type(s1) in _FLOAT32_SCALARS:  # one value, same path
+    if type(s1) is type(s2) and type(s1) in _FLOAT32_SCALARS:  # one value: Python floats
+        b, e = float(s1), float(s2)
+        if b == 1 or e == 0:  # C: pow(1, y) and pow(x, 0) are 1, even for NaN
+            return type(s1)(1.0)
+        if 0 < b < math.inf and math.isfinite(e):
+            try:
+                wide = math.exp(e * math.log(b))
+            except OverflowError:
+                wide = math.inf
+            if _near_rounding_boundary_scalar(wide, type(s1)):
+                wide = float(_libm_pow(b, e))
+            return flush_subnormals(type(s1)(wide))
         return flush_subnormals(_power_float32(np.asarray(s1), np.asarray(s2), type(s1))[()])
     a1 = x1 if isinstance(x1, (int, float, np.generic)) else np.asarray(x1)
     a2 = x2 if isinstance(x2, (int, float, np.generic)) else np.asarray(x2)
@@ -331,14 +345,28 @@ def _libm_pow(base: Any, exponent: Any) -> np.ndarray:
     return np.power(np.broadcast_to(b, shape), np.array(np.broadcast_to(e, shape)))
 
 
+#: An approximation within this many float64 ulps of a float32/float16 rounding
+#: boundary is recomputed with ``pow`` (see :func:`power`).
+_TIE_ULPS = 2048
+
+
 def _near_rounding_boundary(wide: np.ndarray, dtype: Any) -> np.ndarray:
-    """Where the float64 ``wide`` lies within 2,048 float64 ulps of a midpoint between
-    two values of ``dtype`` (float32 or float16): where an approximation may round the
-    other way."""
-    drop = 52 - (np.finfo(dtype).nmant)  # float64 mantissa bits below dtype's last one
-    low = (wide.view(np.uint64) & np.uint64((1 << drop) - 1)).view(np.int64)
-    low -= 1 << (drop - 1)
-    return np.abs(low) <= 2048
+    """Where the float64 ``wide`` lies within ``_TIE_ULPS`` float64 ulps of a midpoint
+    between two values of ``dtype`` (float32 or float16): where an approximation may
+    round the other way.  With ``drop`` float64 mantissa bits below ``dtype``'s last
+    one, the midpoint has low bits ``1 << (drop - 1)``; shifting that to ``_TIE_ULPS``
+    makes the test one add, one mask and one compare (the wrap-around is harmless)."""
+    drop = 52 - np.finfo(dtype).nmant
+    low = wide.view(np.uint64) + np.uint64((_TIE_ULPS - (1 << (drop - 1))) % 2**64)
+    low &= np.uint64((1 << drop) - 1)
+    return low <= np.uint64(2 * _TIE_ULPS)
+
+
+def _near_rounding_boundary_scalar(wide: float, dtype: Any) -> bool:
+    """:func:`_near_rounding_boundary` for one Python float."""
+    drop = 52 - np.finfo(dtype).nmant
+    low = struct.unpack("<q", struct.pack("<d", wide))[0] & ((1 << drop) - 1)
+    return abs(low - (1 << (drop - 1))) <= _TIE_ULPS
 
 
 def _power_float32(base: np.ndarray, exponent: np.ndarray, dtype: Any) -> np.ndarray:
@@ -346,7 +374,10 @@ def _power_float32(base: np.ndarray, exponent: np.ndarray, dtype: Any) -> np.nda
 
     The same path for a 0-d operand as for an array of them, so that a scalar call
     and a vectorised call give the same bits."""
-    if base.ndim == 0 and 0 < float(base) < math.inf and float(base) != 1:
+    shape = np.broadcast_shapes(base.shape, exponent.shape)
+    if (base.ndim == 0 and float(base) == 1) or (exponent.ndim == 0 and float(exponent) == 0):
+        return np.ones(shape, dtype)  # C: pow(1, y) and pow(x, 0) are 1, even for NaN
+    if base.ndim == 0 and 0 < float(base) < math.inf:
         b = float(base)
         log_base = math.log(b)
 
@@ -383,8 +414,11 @@ def _power_scalar_exponent(base: np.ndarray, e: float, dtype: Any) -> np.ndarray
         fill = 0.0 if e > 0 else math.inf
         odd = e.is_integer() and int(e) % 2 == 1
         np.copyto(wide, np.copysign(fill, base) if odd else fill, where=zero)
-    redo = (base < 0) | (_near_rounding_boundary(wide, dtype) & ~zero)
-    if redo.any():  # pow's sign and integer-exponent rules; values near a tie
+    redo = _near_rounding_boundary(wide, dtype)  # zeros and infinities are not near
+    negative = base < 0
+    if negative.any():  # pow's sign and integer-exponent rules
+        redo |= negative
+    if redo.any():  # and values near a tie
         wide[redo] = _libm_pow(base[redo], e)
     return wide
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 import numbers
+import operator
 import os
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -88,34 +88,51 @@ def _check_step(step: Any) -> Any:
 
 
 _MEMO_KEYS = frozenset({"_memo", "_last_step"})
-
-
-class _NotPlain(Exception):
-    """An attribute the memo's snapshot cannot capture by value."""
-
-
-def _frozen(value: Any) -> Any:
-    """``value`` as a comparable, immutable record of its type and exact value (floats
-    with their sign, so ``-0.0`` differs from ``0.0``; NumPy scalars by their bytes)."""
-    kind = type(value)
-    if kind is float:
-        return (kind, value, math.copysign(1.0, value))
-    if kind in (int, bool, str) or value is None:
-        return (kind, value)
-    if isinstance(value, np.generic):
-        return (kind, value.tobytes())
-    if kind in (list, tuple):
-        return (kind, tuple(_frozen(v) for v in value))
-    raise _NotPlain
+_IMMUTABLE = (int, float, bool, str, type(None), np.generic)
 
 
 def _snapshot(schedule: Any) -> tuple[Any, ...] | None:
-    """The schedule's attributes by value, or None if one is not a plain value (another
-    schedule, an array, ...): what the memo's results depend on."""
+    """What the memo's results depend on: the attributes (a getter for them by name),
+    the attribute objects themselves and copies of the lists among them; None if an
+    attribute is neither an immutable value nor a flat list/tuple of them (another
+    schedule, an array, ...).
+
+    :func:`_same` compares by identity, so a re-assigned attribute (even to an equal
+    value) or an edited list element invalidates the memo.
+    """
+    names, objects, lists = [], [], []
+    for name, value in schedule.__dict__.items():
+        if name in _MEMO_KEYS:
+            continue
+        if isinstance(value, (list, tuple)):
+            if not all(isinstance(v, _IMMUTABLE) for v in value):
+                return None
+            lists.append((len(objects), tuple(value)))
+        elif not isinstance(value, _IMMUTABLE):
+            return None
+        names.append(name)
+        objects.append(value)
+    getter = operator.itemgetter(*names, *names)  # always a tuple, even for one name
+    return getter, tuple(objects) * 2, tuple(lists), len(names)
+
+
+def _same(schedule: Any, snapshot: tuple[Any, ...]) -> bool:
+    """Whether ``schedule``'s attributes are still those of ``snapshot``."""
+    getter, objects, lists, count = snapshot
+    state = schedule.__dict__
+    if len(state) != count + len(_MEMO_KEYS):
+        return False
     try:
-        return tuple((k, _frozen(v)) for k, v in schedule.__dict__.items() if k not in _MEMO_KEYS)
-    except _NotPlain:
-        return None
+        current = getter(state)
+    except KeyError:
+        return False
+    if not all(map(operator.is_, current, objects)):
+        return False
+    for position, copy in lists:
+        value = current[position]
+        if len(value) != len(copy) or not all(map(operator.is_, value, copy)):
+            return False
+    return True
 
 
 def _shaped(result: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -170,8 +187,9 @@ class LearningRateSchedule:
         in a training loop) are served from a memo: the schedule is a pure function of
         the step and of its attributes, so the next 512 steps are evaluated in one
         vectorised call and looked up afterwards -- the same values bit for bit (tested),
-        about 10x cheaper per call.  Each lookup first compares a snapshot of the
-        attributes (types, values, list contents): any change makes it recompute.
+        about 10x cheaper per call.  Each lookup first checks that the attributes are
+        the very objects of the block's snapshot (lists: element by element): any
+        assignment or edit makes it recompute.
         Schedules holding other objects than numbers, strings and lists of them (e.g.
         another schedule) are not memoised.
         """
@@ -179,7 +197,7 @@ class LearningRateSchedule:
             memo = self.__dict__.get("_memo")
             if memo is not None:
                 start, values, state = memo
-                if start <= step < start + _MEMO_BLOCK and _snapshot(self) == state:
+                if start <= step < start + _MEMO_BLOCK and _same(self, state):
                     return np.array(values[step - start])
                 if step == start + _MEMO_BLOCK:  # the loop runs on past the block
                     self.__dict__["_last_step"] = step - 1

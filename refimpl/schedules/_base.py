@@ -100,7 +100,9 @@ def _snapshot(schedule: Any) -> tuple[Any, ...] | None:
     :func:`_same` compares by identity, so a re-assigned attribute (even to an equal
     value) or an edited list element invalidates the memo.
     """
-    names, objects, lists = [], [], []
+    names: list[str] = []
+    objects: list[Any] = []
+    lists: list[tuple[int, tuple[Any, ...]]] = []
     for name, value in schedule.__dict__.items():
         if name in _MEMO_KEYS:
             continue

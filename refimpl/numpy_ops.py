@@ -332,17 +332,21 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
     dtype = np.result_type(a1, a2)
     if dtype == np.float32 or dtype == np.float16:
         return flush_subnormals(_power_float32(np.asarray(a1), np.asarray(a2), dtype)[()])
+    if dtype == np.float64:
+        return flush_subnormals(_libm_pow(a1, a2)[()])
     return flush_subnormals(np.power(a1, a2))
 
 
 def _libm_pow(base: Any, exponent: Any) -> np.ndarray:
-    """float64 ``pow`` elementwise, C's semantics (an exponent array, so that NumPy's
-    ``sqrt``/``square`` shortcuts for a scalar 0.5 or 2 do not apply: ``pow(-0.0, 0.5)``
-    is +0.0 and ``pow(-inf, 0.5)`` is inf, as in TensorFlow)."""
+    """float64 ``pow`` elementwise, C's semantics (1-d operands of the full shape, so
+    that NumPy's ``sqrt``/``square`` shortcuts for a scalar or 0-d 0.5 or 2 do not
+    apply: ``pow(-0.0, 0.5)`` is +0.0 and ``pow(-inf, 0.5)`` is inf, as in TensorFlow)."""
     b = np.asarray(base, np.float64)
     e = np.asarray(exponent, np.float64)
     shape = np.broadcast_shapes(b.shape, e.shape)
-    return np.power(np.broadcast_to(b, shape), np.array(np.broadcast_to(e, shape)))
+    flat_b = np.broadcast_to(b, shape).reshape(-1)  # 1-d: 0-d operands take the shortcuts
+    flat_e = np.array(np.broadcast_to(e, shape)).reshape(-1)
+    return np.power(flat_b, flat_e).reshape(shape)
 
 
 #: An approximation within this many float64 ulps of a float32/float16 rounding
@@ -356,17 +360,28 @@ def _near_rounding_boundary(wide: np.ndarray, dtype: Any) -> np.ndarray:
     round the other way.  With ``drop`` float64 mantissa bits below ``dtype``'s last
     one, the midpoint has low bits ``1 << (drop - 1)``; shifting that to ``_TIE_ULPS``
     makes the test one add, one mask and one compare (the wrap-around is harmless)."""
-    drop = 52 - np.finfo(dtype).nmant
+    info = np.finfo(dtype)
+    drop = 52 - info.nmant
     low = wide.view(np.uint64) + np.uint64((_TIE_ULPS - (1 << (drop - 1))) % 2**64)
     low &= np.uint64((1 << drop) - 1)
-    return low <= np.uint64(2 * _TIE_ULPS)
+    near = low <= np.uint64(2 * _TIE_ULPS)
+    tiny = float(info.smallest_normal)
+    if wide.size and np.fmin.reduce(np.abs(wide), axis=None) < 2 * tiny:  # rare: subnormals
+        m = tiny - float(info.smallest_subnormal) / 2  # largest subnormal | smallest normal
+        near |= np.abs(np.abs(wide) - m) <= _TIE_ULPS * tiny * 2.0**-53
+    return near
 
 
 def _near_rounding_boundary_scalar(wide: float, dtype: Any) -> bool:
     """:func:`_near_rounding_boundary` for one Python float."""
-    drop = 52 - np.finfo(dtype).nmant
+    info = np.finfo(dtype)
+    drop = 52 - info.nmant
     low = struct.unpack("<q", struct.pack("<d", wide))[0] & ((1 << drop) - 1)
-    return abs(low - (1 << (drop - 1))) <= _TIE_ULPS
+    if abs(low - (1 << (drop - 1))) <= _TIE_ULPS:
+        return True
+    tiny = float(info.smallest_normal)
+    m = tiny - float(info.smallest_subnormal) / 2  # largest subnormal | smallest normal
+    return abs(abs(wide) - m) <= _TIE_ULPS * tiny * 2.0**-53
 
 
 def _power_float32(base: np.ndarray, exponent: np.ndarray, dtype: Any) -> np.ndarray:

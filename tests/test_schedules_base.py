@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import warnings
 
@@ -210,21 +211,41 @@ def test_any_change_of_value_or_type_is_seen(attribute: str, value: object) -> N
 def test_a_change_during_the_memo_evaluation_is_not_served_later() -> None:
     """A hyperparameter set while the memo block is computed (another thread, in real
     life) must not leave that block in use: the snapshot is taken before."""
+    from unittest import mock
 
-    class Racy(ExponentialDecay):
-        raced = False
+    original = ExponentialDecay.evaluate
+    raced: list[bool] = []
+
+    def racing(self, step, **kwargs):  # type: ignore[no-untyped-def]
+        out = original(self, step, **kwargs)
+        if np.ndim(step) and not raced:
+            raced.append(True)
+            self.decay_rate = 0.9
+        return out
+
+    schedule = ExponentialDecay(1.0, 1, 0.5)
+    with mock.patch.object(ExponentialDecay, "evaluate", racing):
+        schedule(0)
+        schedule(1)  # builds the block, changing decay_rate meanwhile
+        assert raced
+        assert float(schedule(2)) == float(ExponentialDecay(1.0, 1, 0.9)(2))
+
+
+def test_subclasses_are_not_memoised_and_keep_their_slots() -> None:
+    class Scaled(ExponentialDecay):
+        __slots__ = ("scale",)
 
         def evaluate(self, step, **kwargs):  # type: ignore[no-untyped-def]
-            out = super().evaluate(step, **kwargs)
-            if np.ndim(step) and not Racy.raced:
-                Racy.raced = True
-                self.decay_rate = 0.9
-            return out
+            return super().evaluate(step, **kwargs) * self.scale
 
-    schedule = Racy(1.0, 1, 0.5)
-    schedule(0)
-    schedule(1)  # builds the block, changing decay_rate meanwhile
-    assert float(schedule(2)) == float(ExponentialDecay(1.0, 1, 0.9)(2))
+    schedule = Scaled(0.1, 10, 0.5)
+    schedule.scale = 2.0
+    for k in range(3):
+        schedule(k)
+    assert "_memo" not in vars(schedule)
+    schedule.scale = 4.0  # state the memo could not see
+    assert float(schedule(3)) == float(ExponentialDecay(0.1, 10, 0.5).evaluate(3) * 4.0)
+    assert copy.deepcopy(schedule).scale == 4.0  # __getstate__ keeps the slots
 
 
 def test_editing_a_list_attribute_in_place_is_seen() -> None:

@@ -74,8 +74,10 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
     from refimpl import numpy_ops
     from refimpl.schedules import piecewise
 
+    step32 = numpy_ops.convert_to_tensor(1)
     assert piecewise._one_interval_per_step(
-        config["boundaries"], config["values"], np.dtype(np.int32)
+        [numpy_ops.cast(b, step32.dtype) for b in config["boundaries"]],
+        [numpy_ops.convert_to_tensor(v) for v in config["values"]],
     )
     ints = data.draw(steps(edges=edge_steps("PiecewiseConstantDecay", config)))
     floats = np.concatenate([ints + 0.5, [np.nan, -1.0, np.inf]])
@@ -99,6 +101,8 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
         ([5], [1, 2.0], 3),  # mixed types
         ([2**31 - 1, 2**31], [1.0, 2.0, 4.0], 5),  # 2**31 wraps to -2**31 in int32
         ([-1, 3], [1.0, 2.0, 4.0], np.uint8(2)),  # -1 wraps in uint8
+        ([10, 2147483600.0], [1.0, 2.0, 3.0], 5),  # float32 rounds it to 2**31: wraps
+        ([10, 20], [1.0, 0.5, 1e39], 15),  # 1e39 is inf in float32: 0 * inf is nan
     ],
 )
 def test_piecewise_other_configs_keep_keras_mask_sum(
@@ -110,8 +114,20 @@ def test_piecewise_other_configs_keep_keras_mask_sum(
     from refimpl.schedules import piecewise
 
     s = numpy_ops.convert_to_tensor(step)
-    assert not piecewise._one_interval_per_step(boundaries, values, np.dtype(s.dtype))
-    b = [np.asarray(x).astype(s.dtype) if np.ndim(x) == 0 else x for x in boundaries]
+    with np.errstate(all="ignore"):  # the casts the formula makes, out of range on purpose
+        assert not piecewise._one_interval_per_step(
+            [numpy_ops.cast(b, s.dtype) for b in boundaries],
+            [numpy_ops.convert_to_tensor(v) for v in values],
+        )
+
+    def tf_convert(x: Any) -> Any:  # TensorFlow's dtypes for Python numbers
+        if type(x) is float:
+            return np.float32(x)
+        return np.int32(x) if type(x) is int and -(2**31) <= x < 2**31 else np.asarray(x)[()]
+
+    with np.errstate(all="ignore"):  # conversions out of range on purpose, as TensorFlow's
+        b = [np.asarray(tf_convert(x)).astype(s.dtype) for x in boundaries]
+        values = [float(tf_convert(v)) for v in values]
     masks = [s <= b[0]] + [(s > lo) & (s <= hi) for lo, hi in itertools.pairwise(b)] + [s > b[-1]]
     want = 0.0
     for m, v in zip(masks, values, strict=True):

@@ -95,15 +95,18 @@ def _snapshot(schedule: Any) -> tuple[Any, ...] | None:
     """What the memo's results depend on: the attributes (a getter for them by name),
     the attribute objects themselves and copies of the lists among them; None if an
     attribute is neither an immutable value nor a flat list/tuple of them (another
-    schedule, an array, ...).
+    schedule, an array, ...), or for classes defined outside refimpl (subclasses may
+    keep state the snapshot does not see).
 
     :func:`_same` compares by identity, so a re-assigned attribute (even to an equal
     value) or an edited list element invalidates the memo.
     """
+    if not type(schedule).__module__.startswith("refimpl.schedules."):
+        return None  # a subclass may keep state in slots, properties, class attributes
     names: list[str] = []
     objects: list[Any] = []
     lists: list[tuple[int, tuple[Any, ...]]] = []
-    for name, value in schedule.__dict__.items():
+    for name, value in list(schedule.__dict__.items()):  # a copy: other threads may add
         if name in _MEMO_KEYS:
             continue
         if isinstance(value, (list, tuple)):
@@ -193,7 +196,7 @@ class LearningRateSchedule:
         the very objects of the block's snapshot (lists: element by element): any
         assignment or edit makes it recompute.
         Schedules holding other objects than numbers, strings and lists of them (e.g.
-        another schedule) are not memoised.
+        another schedule), and subclasses defined outside refimpl, are not memoised.
         """
         if type(step) is int and 0 <= step < _MEMO_LIMIT:
             memo = self.__dict__.get("_memo")
@@ -237,11 +240,16 @@ class LearningRateSchedule:
         self.__dict__["_last_step"] = start
         return values
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_memo", None)
-        state.pop("_last_step", None)
-        return state
+    def __getstate__(self) -> Any:
+        """Pickle and copy without the memo (``object.__getstate__``'s form otherwise,
+        so a subclass's ``__slots__`` are kept)."""
+        getstate = getattr(super(), "__getstate__", None)  # Python >= 3.11
+        state = getstate() if getstate is not None else self.__dict__
+        slots = None
+        if isinstance(state, tuple):  # (dict or None, slots)
+            state, slots = state
+        state = {k: v for k, v in (state or {}).items() if k not in _MEMO_KEYS}
+        return (state, slots) if slots is not None else state
 
     def _evaluate_in_chunks(self, steps: np.ndarray) -> np.ndarray:
         """Large arrays: one contiguous part per thread (NumPy releases the GIL), each

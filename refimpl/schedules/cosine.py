@@ -138,12 +138,14 @@ class CosineDecay(LearningRateSchedule):
         if warm < 0:
             warn(
                 f"warmup_steps={warmup_steps!r} is negative: Keras then never warms up "
-                "and starts the cosine at a negative step."
+                "and starts the cosine at a negative step.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
         if warm > 0 and warmup_target is None:
             warn(
                 f"warmup_steps={warmup_steps!r} has no effect without a warmup_target "
-                "(Keras ignores it)."
+                "(Keras ignores it).",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
 
     def evaluate(

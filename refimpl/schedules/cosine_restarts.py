@@ -129,7 +129,8 @@ class CosineDecayRestarts(LearningRateSchedule):
         if t <= 0:
             warn(
                 f"t_mul={t_mul!r} is not positive: the restart index is the floor of the log "
-                "of a non-positive number, so the rate is NaN."
+                "of a non-positive number, so the rate is NaN.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
 
     def evaluate(

@@ -93,7 +93,8 @@ class ExponentialDecay(LearningRateSchedule):
         if rate < 0 and not self.staircase:
             warn(
                 f"decay_rate={self.decay_rate!r} is negative: a negative number to a fractional "
-                "power is NaN, so every step that is not a multiple of decay_steps gives NaN."
+                "power is NaN, so every step that is not a multiple of decay_steps gives NaN.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
 
     def evaluate(

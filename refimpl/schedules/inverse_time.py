@@ -82,7 +82,8 @@ class InverseTimeDecay(LearningRateSchedule):
         if rate < 0:
             warn(
                 f"decay_rate={decay_rate!r} is negative: the denominator 1 + decay_rate * p "
-                "reaches 0 (an infinite rate) and then turns the rate negative."
+                "reaches 0 (an infinite rate) and then turns the rate negative.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
 
     def evaluate(

@@ -247,7 +247,8 @@ class NoisyLinearCosineDecay(LearningRateSchedule):
         if variance < 0:
             warn(
                 f"initial_variance={initial_variance!r} is negative: the noise's standard "
-                "deviation is sqrt of a negative number, so every rate is NaN."
+                "deviation is sqrt of a negative number, so every rate is NaN.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
         self.initial_learning_rate = initial_learning_rate
         self.decay_steps = decay_steps

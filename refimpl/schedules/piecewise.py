@@ -59,7 +59,7 @@ def piecewise_constant_decay(
         step = xp.cast(step, dtype)
         vals = [xp.convert_to_tensor(v, dtype) for v in values]
         bounds = [xp.convert_to_tensor(b, dtype) for b in boundaries]
-    if _one_interval_per_step(boundaries, values, numpy_ops.numpy_dtype(step.dtype)):
+    if _one_interval_per_step(bounds, vals):
         return _select(step, bounds, vals, xp)
     return _mask_sum(step, bounds, vals, xp)
 
@@ -85,28 +85,22 @@ def _select(step: Any, bounds: list[Any], vals: list[Any], xp: Any) -> Any:
     return result
 
 
-def _one_interval_per_step(
-    boundaries: Sequence[Any], values: Sequence[Any], step_dtype: np.dtype
-) -> bool:
-    """Whether Keras's mask sum is a plain selection: values of one type, finite and
-    not ``-0.0`` (``0 + -0.0`` is ``+0.0``); boundaries strictly increasing and still in
-    order once cast to ``step_dtype`` (rounding and truncation keep the order; an
-    integer cast wraps a boundary outside the dtype's range)."""
-    try:
-        bounds = [float(b) for b in boundaries]
-        vals = [float(v) for v in values]
-    except (TypeError, ValueError):
+def _one_interval_per_step(bounds: Sequence[Any], vals: Sequence[Any]) -> bool:
+    """Whether Keras's mask sum is a plain selection, judged on the boundaries and
+    values *as the formula uses them* (converted, and the boundaries cast to the step's
+    dtype, which may round, truncate or wrap): values of one dtype, finite and not
+    ``-0.0`` (``0 + -0.0`` is ``+0.0``), boundaries strictly increasing.  Only NumPy
+    values are judged: with ``keras.ops`` (tensors, symbolic when traced) the formula
+    keeps Keras's sum."""
+    if not all(isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 for x in (*bounds, *vals)):
         return False
-    if len({type(v) for v in values}) != 1:
-        return False
-    if not all(math.isfinite(v) and math.copysign(1.0, v) > 0 for v in vals):
-        return False
-    if not all(b < c for b, c in itertools.pairwise(bounds)):
-        return False
-    if step_dtype.kind in "iu":
-        info = np.iinfo(step_dtype)
-        return all(info.min - 1 < b < info.max + 1 for b in bounds)  # truncates in range
-    return True
+    b = [float(x) for x in bounds]
+    v = [float(x) for x in vals]
+    return (
+        len({str(x.dtype) for x in vals}) == 1
+        and all(math.isfinite(x) and math.copysign(1.0, x) > 0 for x in v)
+        and all(lo < hi for lo, hi in itertools.pairwise(b))
+    )
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -150,12 +144,14 @@ class PiecewiseConstantDecay(LearningRateSchedule):
             warn(
                 f"boundaries={boundaries!r} are not strictly increasing: Keras adds the "
                 "values of every interval that contains the step, so some steps get a sum "
-                "of values or 0."
+                "of values or 0.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
         if not all(math.isfinite(v) for v in vals):
             warn(
                 f"values={values!r} contain inf or NaN: Keras multiplies every value by a 0/1 "
-                "mask and sums, so the result is NaN at every step."
+                "mask and sums, so the result is NaN at every step.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
 
     @property

@@ -98,7 +98,8 @@ class PolynomialDecay(LearningRateSchedule):
         if pw < 0:
             warn(
                 f"power={power!r} is negative: (1 - p) ** power is inf at the end of the "
-                "decay, so the rate becomes inf (or NaN) there."
+                "decay, so the rate becomes inf (or NaN) there.",
+                stacklevel=3,  # warn <- __init__ <- the caller
             )
 
     def evaluate(

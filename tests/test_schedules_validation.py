@@ -101,3 +101,17 @@ def test_composites_validate_children_and_boundaries() -> None:
         SequentialSchedule([ExponentialDecay(0.1, 10, 0.5)] * 3, [10, 10])
     with pytest.raises(TypeError, match=r"schedules\[1\]"):
         SequentialSchedule([ExponentialDecay(0.1, 10, 0.5), 0.1], [10])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: PiecewiseConstantDecay([10, 5], [1.0, 2.0, 4.0]),
+        lambda: CosineDecay(0.1, 100, warmup_steps=-1),
+        lambda: ExponentialDecay(1, 10, 0.5),  # through check_initial_learning_rate
+    ],
+)
+def test_constructor_warnings_point_at_the_caller(make) -> None:  # type: ignore[no-untyped-def]
+    with pytest.warns(ScheduleWarning) as record:
+        make()
+    assert record[0].filename == __file__

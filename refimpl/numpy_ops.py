@@ -317,6 +317,10 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
         b, e = float(s1), float(s2)
         if b == 1 or e == 0:  # C: pow(1, y) and pow(x, 0) are 1, even for NaN
             return type(s1)(1.0)
+        if b == 0 and e == e:  # past a decay's end, (1 - p) ** power: +-0 or +-inf
+            r = 0.0 if e > 0 else math.inf
+            odd = math.isfinite(e) and e.is_integer() and int(e) % 2 == 1
+            return type(s1)(math.copysign(r, b) if odd else r)
         if 0 < b < math.inf and math.isfinite(e):
             try:
                 wide = math.exp(e * math.log(b))

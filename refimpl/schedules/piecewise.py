@@ -97,7 +97,7 @@ def _one_interval_per_step(bounds: Sequence[Any], vals: Sequence[Any]) -> bool:
     b = [float(x) for x in bounds]
     v = [float(x) for x in vals]
     return (
-        len({str(x.dtype) for x in vals}) == 1
+        len({x.dtype for x in vals}) == 1
         and all(math.isfinite(x) and math.copysign(1.0, x) > 0 for x in v)
         and all(lo < hi for lo, hi in itertools.pairwise(b))
     )

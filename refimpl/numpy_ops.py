@@ -332,6 +332,8 @@ def power(x1: ArrayLike, x2: ArrayLike) -> Array:
         return flush_subnormals(_power_float32(np.asarray(s1), np.asarray(s2), type(s1))[()])
     a1 = x1 if isinstance(x1, (int, float, np.generic)) else np.asarray(x1)
     a2 = x2 if isinstance(x2, (int, float, np.generic)) else np.asarray(x2)
+    if type(a2) is int and not -(2**63) <= a2 < 2**63:  # beyond int64: a float exponent
+        a2 = float(a2)
     a1, a2 = _keras_promote(a1, a2)
     dtype = np.result_type(a1, a2)
     if dtype == np.float32 or dtype == np.float16:
@@ -453,9 +455,16 @@ def ceil(x: ArrayLike) -> Array:
 def _keras_promote(x1: Any, x2: Any) -> tuple[Any, Any]:
     """Keras's (JAX-style) promotion where it differs from NumPy's: an integer array
     meeting a float array takes the float's dtype (NumPy would widen int32 + float32
-    to float64).  Only the integer-``initial_learning_rate`` path ever meets this."""
+    to float64), and meeting a Python float it becomes float32 (NumPy: float64).  Only
+    the integer-``initial_learning_rate`` path of the schedules ever meets this."""
     d1, d2 = getattr(x1, "dtype", None), getattr(x2, "dtype", None)
-    if d1 is None or d2 is None or (d1.kind in "iu") == (d2.kind in "iu"):
+    if d1 is None or d2 is None:
+        if d1 is not None and d1.kind in "iu" and type(x2) is float:
+            return np.asarray(x1).astype(np.float32)[()], x2
+        if d2 is not None and d2.kind in "iu" and type(x1) is float:
+            return x1, np.asarray(x2).astype(np.float32)[()]
+        return x1, x2
+    if (d1.kind in "iu") == (d2.kind in "iu"):
         return x1, x2
     if d1.kind in "iu" and d2.kind == "f":
         return x1.astype(d2), x2

@@ -266,3 +266,15 @@ def test_power_rounds_at_the_subnormal_boundary_like_pow(base: float, e: float, 
     assert want == np.finfo(dtype).smallest_normal  # the case: rounds up to normal
     assert xp.power(b, e) == want
     assert xp.power(np.full(3000, b), e)[0] == want
+
+
+def test_integers_meeting_python_floats_become_float32_as_in_keras() -> None:
+    ints = np.array([2, 3], np.int32)
+    for result in (xp.power(ints, 0.5), xp.add(ints, 0.5), xp.multiply(np.int32(2), 0.5)):
+        assert np.asarray(result).dtype == np.float32
+    np.testing.assert_array_equal(xp.power(ints, 0.5), np.sqrt(np.float32([2, 3])))
+
+
+def test_power_with_an_exponent_beyond_int64() -> None:
+    assert xp.power(np.float32(0.5), 2**64) == 0.0
+    assert xp.power(np.float32(2.0), -(2**70)) == 0.0

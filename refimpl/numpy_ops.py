@@ -21,6 +21,7 @@ NumPy's own float32 ``log`` disagrees with TensorFlow 31 times.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Callable
@@ -191,9 +192,8 @@ def flush_subnormals(x: Any) -> Any:
         return a * 0 if abs(float(a)) < tiny else x
     if a.size == 0 or a.min() >= tiny:  # one reduction decides the common case (NaN: no)
         return x
-    small = np.abs(a) < tiny
-    small &= a != 0  # zeros need no flushing (rates that decay to 0)
-    flush = small
+    flush = np.abs(a) < tiny
+    flush &= a != 0  # zeros need no flushing (rates that decay to 0)
     if not flush.any():
         return x
     out = a.copy()
@@ -360,34 +360,39 @@ def _libm_pow(base: Any, exponent: Any) -> np.ndarray:
 _TIE_ULPS = 2048
 
 
+@functools.cache
+def _rounding_grid(dtype: Any) -> tuple[int, float, float]:
+    """For float32/float16 ``dtype``: the float64 mantissa bits below its last one, the
+    midpoint between its largest subnormal and its smallest normal, and the distance
+    counted as near that midpoint (``_TIE_ULPS`` float64 ulps)."""
+    info = np.finfo(dtype)
+    tiny = float(info.smallest_normal)
+    midpoint = tiny - float(info.smallest_subnormal) / 2
+    return 52 - info.nmant, midpoint, _TIE_ULPS * tiny * 2.0**-53
+
+
 def _near_rounding_boundary(wide: np.ndarray, dtype: Any) -> np.ndarray:
     """Where the float64 ``wide`` lies within ``_TIE_ULPS`` float64 ulps of a midpoint
     between two values of ``dtype`` (float32 or float16): where an approximation may
     round the other way.  With ``drop`` float64 mantissa bits below ``dtype``'s last
-    one, the midpoint has low bits ``1 << (drop - 1)``; shifting that to ``_TIE_ULPS``
-    makes the test one add, one mask and one compare (the wrap-around is harmless)."""
-    info = np.finfo(dtype)
-    drop = 52 - info.nmant
+    one, a normal midpoint has low bits ``1 << (drop - 1)``; shifting that to
+    ``_TIE_ULPS`` makes the test one add, one mask and one compare (the wrap-around is
+    harmless).  The midpoint below the smallest normal is off that pattern: tested
+    apart, when a value comes that close."""
+    drop, midpoint, near_midpoint = _rounding_grid(dtype)
     low = wide.view(np.uint64) + np.uint64((_TIE_ULPS - (1 << (drop - 1))) % 2**64)
     low &= np.uint64((1 << drop) - 1)
     near = low <= np.uint64(2 * _TIE_ULPS)
-    tiny = float(info.smallest_normal)
-    if wide.size and np.fmin.reduce(np.abs(wide), axis=None) < 2 * tiny:  # rare: subnormals
-        m = tiny - float(info.smallest_subnormal) / 2  # largest subnormal | smallest normal
-        near |= np.abs(np.abs(wide) - m) <= _TIE_ULPS * tiny * 2.0**-53
+    if wide.size and np.fmin.reduce(np.abs(wide), axis=None) < 2 * midpoint:
+        near |= np.abs(np.abs(wide) - midpoint) <= near_midpoint
     return near
 
 
 def _near_rounding_boundary_scalar(wide: float, dtype: Any) -> bool:
     """:func:`_near_rounding_boundary` for one Python float."""
-    info = np.finfo(dtype)
-    drop = 52 - info.nmant
+    drop, midpoint, near_midpoint = _rounding_grid(dtype)
     low = struct.unpack("<q", struct.pack("<d", wide))[0] & ((1 << drop) - 1)
-    if abs(low - (1 << (drop - 1))) <= _TIE_ULPS:
-        return True
-    tiny = float(info.smallest_normal)
-    m = tiny - float(info.smallest_subnormal) / 2  # largest subnormal | smallest normal
-    return abs(abs(wide) - m) <= _TIE_ULPS * tiny * 2.0**-53
+    return abs(low - (1 << (drop - 1))) <= _TIE_ULPS or abs(abs(wide) - midpoint) <= near_midpoint
 
 
 def _power_float32(base: np.ndarray, exponent: np.ndarray, dtype: Any) -> np.ndarray:

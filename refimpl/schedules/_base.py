@@ -47,7 +47,7 @@ def _thread_pool() -> ThreadPoolExecutor:
 _EXACT_INT_LIMITS = {np.dtype(np.float16): 2**11, np.dtype(np.float32): 2**24}
 
 
-_FLOAT32, _INT32 = np.dtype(np.float32), np.dtype(np.int32)
+_FLOAT32 = np.dtype(np.float32)
 
 
 def compute_dtype(initial_learning_rate: Any) -> np.dtype:
@@ -117,8 +117,10 @@ def _snapshot(schedule: Any) -> tuple[Any, ...] | None:
             return None
         names.append(name)
         objects.append(value)
-    getter = operator.itemgetter(*names, *names)  # always a tuple, even for one name
-    return getter, tuple(objects) * 2, tuple(lists), len(names)
+    getter = operator.itemgetter(*names)
+    if len(names) == 1:  # itemgetter of one key returns the value, not a tuple
+        return (lambda state: (state[names[0]],)), tuple(objects), tuple(lists), 1
+    return getter, tuple(objects), tuple(lists), len(names)
 
 
 def _same(schedule: Any, snapshot: tuple[Any, ...]) -> bool:

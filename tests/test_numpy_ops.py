@@ -218,6 +218,53 @@ def test_scalar_and_array_power_give_the_same_bits(base: float, exponent: float)
                 np.testing.assert_array_equal(got.view(np.uint32), np.full(n, one).view(np.uint32))
 
 
+@given(x=st.integers(-(2**63), 2**63 - 1))
+@example(x=2**24 + 1)  # float32 rounds it (to even)
+@example(x=2**53 + 1)  # beyond the fast path: float64 would round before float32 does
+@example(x=-(2**53) - 1)
+@example(x=2**53)
+@example(x=2**31)  # beyond int32
+def test_cast_of_a_python_int_rounds_once(x: int) -> None:
+    """An int step cast to a float dtype is rounded once from the exact integer, as
+    TensorFlow's int32/int64 -> float cast does (NumPy's C cast is the oracle)."""
+    for dtype in (np.float32, np.float64, np.dtype("float32"), "float64"):
+        got = xp.cast(x, dtype)
+        want = np.array(x, np.int64).astype(dtype)[()]
+        assert type(got) is type(want)
+        assert got.tobytes() == want.tobytes()
+
+
+@given(x=st.floats())
+@example(x=1e39)  # overflows float32
+@example(x=1e-40)  # a float32 subnormal (convert_to_tensor keeps it; cast flushes it)
+@example(x=-0.0)
+def test_python_float_converts_to_float32_like_numpy(x: float) -> None:
+    with np.errstate(all="ignore"):
+        got, want = xp.convert_to_tensor(x), np.float32(x)
+    assert type(got) is np.float32
+    assert got.tobytes() == want.tobytes() or (math.isnan(got) and math.isnan(want))
+
+
+@pytest.mark.parametrize("kind", [np.float16, np.float32, np.float64])
+def test_flush_subnormals_on_numpy_scalars(kind: type) -> None:
+    tiny = np.finfo(kind).smallest_normal
+    assert xp.flush_subnormals(kind(tiny)) == tiny
+    for value, sign in ((tiny / 2, False), (-tiny / 4, True)):
+        out = xp.flush_subnormals(kind(value))
+        assert type(out) is kind
+        assert out == 0
+        assert np.signbit(out) == sign
+    assert math.isnan(xp.flush_subnormals(kind(math.nan)))
+
+
+def test_where_on_scalars_picks_without_promotion() -> None:
+    one, two = np.float32(1), np.float32(2)
+    assert xp.where(np.True_, one, two) is one
+    assert xp.where(np.False_, one, two) is two
+    mixed = xp.where(np.True_, np.float32(1), np.float64(2))  # promoted, as np.where does
+    assert type(mixed) is np.float64
+
+
 def test_where_with_a_scalar_condition_still_broadcasts() -> None:
     out = xp.where(np.True_, 1.0, np.zeros(4, np.float32))
     np.testing.assert_array_equal(out, np.ones(4, np.float32))

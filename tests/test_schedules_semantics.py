@@ -91,6 +91,16 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
         np.testing.assert_array_equal(selected.view(np.uint32), summed.view(np.uint32))
 
 
+def test_piecewise_selects_for_positive_zero_values() -> None:
+    """Rates that fall to +0.0 keep the selection (the sum of +0.0 terms is +0.0)."""
+    from refimpl import numpy_ops
+    from refimpl.schedules import piecewise
+
+    vals = [numpy_ops.convert_to_tensor(v) for v in (1.0, 0.0, 0.0)]
+    assert piecewise._one_interval_per_step([np.int32(5), np.int32(9)], vals)
+    assert not piecewise._one_interval_per_step([np.int32(5), np.int32(5)], vals)
+
+
 @pytest.mark.parametrize(
     ("boundaries", "values", "step"),
     [
@@ -103,6 +113,10 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
         ([-1, 3], [1.0, 2.0, 4.0], np.uint8(2)),  # -1 wraps in uint8
         ([10, 2147483600.0], [1.0, 2.0, 3.0], 5),  # float32 rounds it to 2**31: wraps
         ([10, 20], [1.0, 0.5, 1e39], 15),  # 1e39 is inf in float32: 0 * inf is nan
+        ([5], [1.0, -0.0], 7),  # -0.0 after a positive value
+        ([5], [0.0, -0.0], 7),  # -0.0 equal to the smallest value
+        ([5, 6], [1.0, math.nan, 2.0], 6),  # a NaN that min() does not see
+        ([5], [math.inf, -math.inf], 3),
     ],
 )
 def test_piecewise_other_configs_keep_keras_mask_sum(

@@ -46,6 +46,9 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 _EXACT_INT_LIMITS = {np.dtype(np.float16): 2**11, np.dtype(np.float32): 2**24}
 
+#: Steps no dtype warns about: non-negative, exact even in float16.
+_NEVER_WARNS = min(_EXACT_INT_LIMITS.values())
+
 
 _FLOAT32 = np.dtype(np.float32)
 
@@ -142,6 +145,12 @@ def _same(schedule: Any, snapshot: tuple[Any, ...]) -> bool:
     return True
 
 
+@np.errstate(all="ignore")  # Keras computes inf/NaN silently (e.g. in unused branches)
+def _evaluate_quietly(schedule: LearningRateSchedule, step: Any) -> Any:
+    """The schedule's formula at ``step`` with NumPy, subnormal results flushed to 0."""
+    return numpy_ops.flush_subnormals(schedule.evaluate(step))
+
+
 def _shaped(result: Any, shape: tuple[int, ...]) -> np.ndarray:
     """The result as an array of the step's shape (a step-independent formula, e.g. a
     constant rate, returns a scalar: broadcast it)."""
@@ -213,6 +222,10 @@ class LearningRateSchedule:
                 if values is not None:
                     return np.array(values[0])
             self.__dict__["_last_step"] = step
+        if type(step) is int:  # the scalar-step path, kept short
+            if not 0 <= step <= _NEVER_WARNS:
+                self._warn_about_steps(step)
+            return np.asarray(_evaluate_quietly(self, step))
         checked = _check_step(step)
         if isinstance(checked, np.ndarray):
             shape = checked.shape
@@ -221,8 +234,7 @@ class LearningRateSchedule:
         else:
             shape = ()
         self._warn_about_steps(checked)
-        with np.errstate(all="ignore"):  # Keras computes inf/NaN silently (e.g. unused branches)
-            return _shaped(numpy_ops.flush_subnormals(self.evaluate(checked)), shape)
+        return _shaped(_evaluate_quietly(self, checked), shape)
 
     # --- the memo of consecutive scalar steps ------------------------------------------
     def _memo_block(self, start: int) -> np.ndarray | None:
@@ -299,7 +311,7 @@ class LearningRateSchedule:
     def _warn_about_steps(self, step: Any) -> None:
         if type(step) is int and 0 <= step <= FLOAT32_EXACT_INT_LIMIT:  # common case, fast
             cast_dtype = self._step_cast_dtype()
-            if cast_dtype is None or np.dtype(cast_dtype).itemsize >= 4:
+            if cast_dtype is None or cast_dtype is _FLOAT32 or np.dtype(cast_dtype).itemsize >= 4:
                 return
         arr = np.asarray(step)
         if arr.size == 0:

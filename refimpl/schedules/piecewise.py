@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
@@ -92,15 +93,23 @@ def _one_interval_per_step(bounds: Sequence[Any], vals: Sequence[Any]) -> bool:
     ``-0.0`` (``0 + -0.0`` is ``+0.0``), boundaries strictly increasing.  Only NumPy
     values are judged: with ``keras.ops`` (tensors, symbolic when traced) the formula
     keeps Keras's sum."""
-    if not all(isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 for x in (*bounds, *vals)):
+    items = (*bounds, *vals)
+    scalars = all(map(_NUMPY_SCALAR_TYPES.__contains__, map(type, items)))  # the usual case
+    if not scalars and not all(isinstance(x, np.ndarray) and x.ndim == 0 for x in items):
         return False
-    b = [float(x) for x in bounds]
-    v = [float(x) for x in vals]
-    return (
-        len({x.dtype for x in vals}) == 1
-        and all(math.isfinite(x) and math.copysign(1.0, x) > 0 for x in v)
-        and all(lo < hi for lo, hi in itertools.pairwise(b))
+    if len({x.dtype for x in vals}) != 1:
+        return False
+    v = list(map(float, vals))
+    lowest = min(v)
+    finite_not_negative = math.isfinite(sum(v)) and (  # a NaN or an inf makes the sum one
+        lowest > 0 or (lowest == 0 and all(math.copysign(1.0, x) > 0 for x in v))
     )
+    b = list(map(float, bounds))
+    return finite_not_negative and all(map(operator.lt, b, b[1:]))
+
+
+#: NumPy's scalar types of real numbers (the values and boundaries of a scalar call).
+_NUMPY_SCALAR_TYPES = frozenset(np.dtype(c).type for c in np.typecodes["AllInteger"] + "efd")
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):

@@ -118,7 +118,8 @@ def _restarts(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "initial_learning_rate": draw(_rates()),
         "first_decay_steps": draw(_decay_steps()),
-        "t_mul": draw(st.one_of(st.just(1.0), st.just(2.0), st.floats(0.5, 4.0))),
+        # 1 + 1e-10 is 1 once cast (through float32, also for float64): Keras's branch.
+        "t_mul": draw(st.sampled_from([1.0, 2.0, 1 + 1e-10]) | st.floats(0.5, 4.0)),
         "m_mul": draw(st.floats(0.1, 1.5)),
         "alpha": draw(_fraction()),
         "name": "SGDRDecay",

@@ -147,6 +147,14 @@ def _case(name: str, config: dict[str, Any], at: Any = LESSON_STEPS) -> Any:
         [0, 1, 2, 3, 6, 7, 8, 32766, 32767, 32768, 2**24 - 1, 2**24],
     )
 )
+# t_mul within float32 rounding of 1: Keras compares the *cast* t_mul with 1 (float64 too).
+@example(
+    case=_case(
+        "CosineDecayRestarts",
+        {"initial_learning_rate": 1.0, "first_decay_steps": 10, "t_mul": 1 + 1e-10},
+        [0, 5, 9, 10, 11, 25],
+    )
+)
 # Warmup end and decay end, ±1.
 @example(
     case=_case(

@@ -124,6 +124,13 @@ def cast(x: ArrayLike, dtype: npt.DTypeLike) -> Array:
             one = None
         if one is not None:  # float(x) is exact: one rounding, as via int32/int64
             return one * float(x)
+    if type(x) in _FLOAT_SCALARS:  # an intermediate value, often already in dtype
+        try:
+            one = _ONE_OF_DTYPE.get(dtype)
+        except TypeError:
+            one = None
+        if type(one) is type(x):
+            return flush_subnormals(x)
     if type(x) in (int, float):
         key = (type(x), x, dtype)
         try:
@@ -182,9 +189,9 @@ _SMALLEST_NORMAL_OF_SCALAR = {t: _SMALLEST_NORMAL[np.dtype(t).itemsize] for t in
 #: ``_ONE[t] * v`` is the Python float ``v`` rounded once to the NumPy scalar type ``t``
 #: (NumPy 2 converts a Python float to the other operand's type, then multiplies by 1
 #: exactly): the same value as ``t(v)``, at a quarter of the cost.
-_ONE = {t: t(1) for t in _FLOAT_SCALARS}
+_ONE: dict[Any, Any] = {t: t(1) for t in _FLOAT_SCALARS}
 #: ... and likewise for these dtypes (a Python int up to 2**53 is exact as a float).
-_ONE_OF_DTYPE = {np.dtype(t): t(1) for t in (np.float32, np.float64)}
+_ONE_OF_DTYPE: dict[Any, Any] = {np.dtype(t): t(1) for t in (np.float32, np.float64)}
 _EXACT_DOUBLE_INT = 2**53
 
 

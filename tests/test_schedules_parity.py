@@ -203,6 +203,24 @@ def test_restart_index_off_by_one_is_reproduced_in_float32_only() -> None:
     assert float(ours.exact(32767)) == 1.0
 
 
+@pytest.mark.parametrize(
+    ("initial", "t_mul"),
+    [(np.float64(1.0), 1 + 1e-10), (np.float16(1.0), 1 + 2**-11 + 2**-30), (1.0, 1 + 3e-8)],
+)
+def test_restart_branch_is_decided_on_the_cast_t_mul(initial: Any, t_mul: float) -> None:
+    """Keras compares ``ops.cast(t_mul, dtype)`` with 1 (a Python float through
+    float32): a t_mul that rounds to 1 takes the no-growth branch in every dtype."""
+    from refimpl.schedules import CosineDecayRestarts
+
+    at = [0, 5, 9, 10, 11, 25, 1000]
+    theirs = keras.optimizers.schedules.CosineDecayRestarts(initial, 10, t_mul=t_mul)
+    want = np.array([theirs(s).numpy() for s in at])
+    assert not np.isnan(want).any()
+    got = CosineDecayRestarts(initial, 10, t_mul=t_mul)(at)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
 def test_v1_linear_cosine_float64_raises_in_tensorflow() -> None:
     """TensorFlow's v1 linear cosine cannot compute in float64; refimpl can (documented)."""
     from refimpl.schedules import LinearCosineDecay

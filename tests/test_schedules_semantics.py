@@ -257,3 +257,16 @@ def test_sequential_switches_at_the_boundary_and_restarts_children() -> None:
     second = InverseTimeDecay(0.25, 1, 1.0)
     s = SequentialSchedule([first, second], [20])
     np.testing.assert_array_equal(s([19, 20, 23]), np.concatenate([first([19]), second([0, 3])]))
+
+
+@pytest.mark.parametrize(("t_mul", "step"), [(1.00000003, 100_000), (1 + 1e-10, 1000)])
+def test_restarts_exact_keeps_a_t_mul_that_float32_rounds_to_one(t_mul: float, step: int) -> None:
+    """``.exact`` is true math: the geometric branch for any ``t_mul != 1``, even one
+    that Keras's float32 cast turns into 1 (derived by hand from the formula)."""
+    f = step / 10
+    i = math.floor(math.log(1 - f * (1 - t_mul)) / math.log(t_mul))
+    fraction = (f - (1 - t_mul**i) / (1 - t_mul)) / t_mul**i
+    want = 0.5 * (1 + math.cos(math.pi * fraction))
+    got = float(CosineDecayRestarts(1.0, 10, t_mul=t_mul).exact(step))
+    assert got == pytest.approx(want, rel=1e-6, abs=1e-12)  # float64, cancelling near 0
+    assert got != float(CosineDecayRestarts(1.0, 10, t_mul=1.0).exact(step))

@@ -46,9 +46,6 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 _EXACT_INT_LIMITS = {np.dtype(np.float16): 2**11, np.dtype(np.float32): 2**24}
 
-#: Steps no dtype warns about: non-negative, exact even in float16.
-_NEVER_WARNS = min(_EXACT_INT_LIMITS.values())
-
 
 _FLOAT32 = np.dtype(np.float32)
 
@@ -223,8 +220,7 @@ class LearningRateSchedule:
                     return np.array(values[0])
             self.__dict__["_last_step"] = step
         if type(step) is int:  # the scalar-step path, kept short
-            if not 0 <= step <= _NEVER_WARNS:
-                self._warn_about_steps(step)
+            self._warn_about_steps(step)
             return np.asarray(_evaluate_quietly(self, step))
         checked = _check_step(step)
         if isinstance(checked, np.ndarray):

@@ -76,9 +76,15 @@ def cosine_decay_restarts(
     t = xp.cast(t_mul, dtype)
     m = xp.cast(m_mul, dtype)
     f = xp.cast(step, dtype) / first
-    # Keras's ``ops.equal(t_mul, 1.0)`` on the *cast* t_mul: a Python float goes through
-    # float32 first, so in float64 a t_mul within float32 rounding of 1 is 1.
-    if float(numpy_ops.cast(t_mul, numpy_ops.numpy_dtype(dtype))) == 1.0:
+    # Keras's ``ops.equal(t_mul, 1.0)`` on the *cast* t_mul (a Python float goes through
+    # float32 first, so in float64 a t_mul within float32 rounding of 1 is 1): ``t``
+    # itself with NumPy (exact_ops keeps the float64 t_mul), its NumPy twin for tensors.
+    cast_t = (
+        t
+        if isinstance(t, (np.generic, np.ndarray))
+        else numpy_ops.cast(t_mul, numpy_ops.numpy_dtype(dtype))
+    )
+    if float(cast_t) == 1.0:
         i = xp.floor(f)
         f = f - i
     else:

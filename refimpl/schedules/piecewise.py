@@ -95,7 +95,9 @@ def _one_interval_per_step(bounds: Sequence[Any], vals: Sequence[Any]) -> bool:
     keeps Keras's sum."""
     items = (*bounds, *vals)
     scalars = all(map(_NUMPY_SCALAR_TYPES.__contains__, map(type, items)))  # the usual case
-    if not scalars and not all(isinstance(x, np.ndarray) and x.ndim == 0 for x in items):
+    if not scalars and not all(
+        isinstance(x, (np.generic, np.ndarray)) and x.ndim == 0 for x in items
+    ):
         return False
     if len({x.dtype for x in vals}) != 1:
         return False

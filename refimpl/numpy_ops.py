@@ -118,19 +118,11 @@ def cast(x: ArrayLike, dtype: npt.DTypeLike) -> Array:
     are cast on every call).
     """
     if type(x) is int and -_EXACT_DOUBLE_INT <= x <= _EXACT_DOUBLE_INT:  # a step
-        try:
-            one = _ONE_OF_DTYPE.get(dtype)
-        except TypeError:  # an unhashable dtype object
-            one = None
+        one = _float_one(dtype)
         if one is not None:  # float(x) is exact: one rounding, as via int32/int64
             return one * float(x)
-    if type(x) in _FLOAT_SCALARS:  # an intermediate value, often already in dtype
-        try:
-            one = _ONE_OF_DTYPE.get(dtype)
-        except TypeError:
-            one = None
-        if type(one) is type(x):
-            return flush_subnormals(x)
+    elif type(x) in _FLOAT_SCALARS and type(_float_one(dtype)) is type(x):  # already in dtype
+        return flush_subnormals(x)
     if type(x) in (int, float):
         key = (type(x), x, dtype)
         try:
@@ -147,6 +139,15 @@ def cast(x: ArrayLike, dtype: npt.DTypeLike) -> Array:
 
 
 _SCALAR_CASTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _float_one(dtype: Any) -> Any:
+    """1 as a NumPy scalar of ``dtype`` if that is float32 or float64 given as a NumPy
+    dtype (what the formulas pass), else None."""
+    try:
+        return _ONE_OF_DTYPE.get(dtype)
+    except TypeError:  # an unhashable dtype object
+        return None
 
 
 def _cast(x: ArrayLike, dtype: npt.DTypeLike) -> Array:

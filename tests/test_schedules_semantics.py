@@ -70,7 +70,8 @@ def test_piecewise_non_increasing_boundaries_sum_values() -> None:
 @given(config=schedule_configs("PiecewiseConstantDecay"), data=st.data())
 def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataObject) -> None:
     """The selection refimpl computes for strictly increasing boundaries and finite
-    values is Keras's mask sum, bit for bit, for int and float steps (NaN included)."""
+    values is Keras's mask sum, bit for bit, for int and float steps (NaN included),
+    on both of its paths (by index for arrays without NaN, by ``where`` otherwise)."""
     from refimpl import numpy_ops
     from refimpl.schedules import piecewise
 
@@ -80,8 +81,9 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
         [numpy_ops.convert_to_tensor(v) for v in config["values"]],
     )
     ints = data.draw(steps(edges=edge_steps("PiecewiseConstantDecay", config)))
-    floats = np.concatenate([ints + 0.5, [np.nan, -1.0, np.inf]])
-    for at in (ints, floats):
+    floats = np.concatenate([ints + 0.5, [-1.0, np.inf]])
+    with_nan = np.concatenate([floats, [np.nan]])  # the per-interval path
+    for at in (ints, floats, with_nan, ints[:1].reshape(())):
         step = numpy_ops.convert_to_tensor(at)
         vals = [numpy_ops.convert_to_tensor(v) for v in config["values"]]
         bounds = [numpy_ops.cast(b, step.dtype) for b in config["boundaries"]]
@@ -89,6 +91,21 @@ def test_piecewise_selection_equals_keras_mask_sum(config: dict, data: st.DataOb
         summed = piecewise._mask_sum(step, bounds, vals, numpy_ops)
         assert selected.dtype == summed.dtype
         np.testing.assert_array_equal(selected.view(np.uint32), summed.view(np.uint32))
+
+
+@pytest.mark.parametrize("count", [3, 255, 256, 300])
+def test_piecewise_selection_by_index_with_many_boundaries(count: int) -> None:
+    """Boundaries 10, 20, ..., 10 * count and values 0, 1, ..., count: step ``s`` lies
+    in ``(10 * (k - 1), 10 * k]`` and gets ``k`` (0 up to 10, ``count`` past the last),
+    i.e. ``min(max(ceil(s / 10) - 1, 0), count)`` -- derived by hand, on both sides of
+    255, where the interval index no longer fits in a byte."""
+    s = PiecewiseConstantDecay(
+        [10 * (k + 1) for k in range(count)], [float(k) for k in range(count + 1)]
+    )
+    steps = np.arange(10 * count + 25)
+    expected = np.clip(np.ceil(steps / 10) - 1, 0, count)
+    expected[steps > 10 * count] = count
+    np.testing.assert_array_equal(s(steps), expected.astype(np.float32))
 
 
 def test_piecewise_selects_for_positive_zero_values() -> None:

@@ -108,6 +108,37 @@ def test_piecewise_selection_by_index_with_many_boundaries(count: int) -> None:
     np.testing.assert_array_equal(s(steps), expected.astype(np.float32))
 
 
+@pytest.mark.parametrize(
+    ("step", "values"),
+    [
+        (np.ma.array([1.0, np.nan, 20.0], mask=[0, 1, 0]), [0.1, 0.2]),  # a masked NaN
+        (np.array([1 + 0j, complex(np.nan, 0), complex(1, np.nan), 20]), [0.1, 0.2]),
+        (np.asarray(15), [np.asarray(0.1), np.asarray(0.2)]),  # 0-d step and values
+        (np.asarray(15.0), [0.1, 0.2]),
+    ],
+)
+def test_piecewise_unusual_steps_select_like_keras_mask_sum(step: Any, values: list) -> None:
+    """Steps off the by-index path (array subclasses, complex numbers, 0-d arrays) give
+    what Keras's mask sum gives: the same dtype, shape and bits (a NaN is in no
+    interval, even when a mask hides it)."""
+    from refimpl import numpy_ops
+    from refimpl.schedules import piecewise
+
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # complex comparisons warn about the casts
+        got = piecewise.piecewise_constant_decay(step, [10], values)
+        s = numpy_ops.convert_to_tensor(step)
+        summed = piecewise._mask_sum(
+            s,
+            [numpy_ops.cast(10, s.dtype)],
+            [numpy_ops.convert_to_tensor(v) for v in values],
+            numpy_ops,
+        )
+    got, summed = np.asarray(got), np.asarray(summed)  # a masked array: its data
+    assert (got.dtype, got.shape) == (summed.dtype, summed.shape)
+    assert got.tobytes() == summed.tobytes()
+
+
 def test_piecewise_selects_for_positive_zero_values() -> None:
     """Rates that fall to +0.0 keep the selection (the sum of +0.0 terms is +0.0)."""
     from refimpl import numpy_ops

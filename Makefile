@@ -42,8 +42,10 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # pytest exits 5 when it ran no test: make treats that as a failure, as it should.
+# REFIMPL_REQUIRE_KERAS=1: a parity test that would skip for a missing or broken
+# TensorFlow/Keras install fails instead (tests/conftest.py).
 pytest: $(STAMP) data
-	$(PY) -m pytest -p no:cacheprovider
+	REFIMPL_REQUIRE_KERAS=1 $(PY) -m pytest -p no:cacheprovider
 
 test: lint typecheck pytest
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 import warnings
 
@@ -72,6 +73,43 @@ def test_steps_beyond_2_24_warn_in_float32_only() -> None:
     with pytest.warns(ScheduleWarning, match="2\\*\\*24|16777216"):
         schedule(2**24 + 1)
     InverseTimeDecay(np.float64(1.0), 1, 0.0)(2**24 + 1)  # float64: exact, no warning
+
+
+@pytest.mark.parametrize(
+    "step", [2.0**24 + 1, np.float64(2**24 + 1), np.array([0.0, 2.0**24 + 1]), np.float32(2**25)]
+)
+def test_float_steps_beyond_2_24_warn_in_float32(step: object) -> None:
+    """A float step beyond 2**24 warns as an int one does: float32 holds every integer
+    only up to 2**24 (2**24 + 1 rounds to 2**24, ties to even, as TensorFlow's cast)."""
+    schedule = InverseTimeDecay(1.0, 1, 1.0)
+    with pytest.warns(ScheduleWarning, match="16777216"):
+        value = schedule(step)
+    last = np.asarray(step, np.float32).reshape(-1)[-1]  # the cast Keras makes
+    assert np.asarray(value).reshape(-1)[-1] == np.float32(1) / (np.float32(1) + last)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        InverseTimeDecay(np.float64(1.0), 1, 1.0)(step)  # float64 holds them: no warning
+
+
+@pytest.mark.parametrize(
+    ("step", "match"),
+    [
+        (math.nan, "NaN step"),
+        (np.array([1.0, np.nan]), "NaN step"),
+        (np.float32(np.nan), "NaN step"),
+        (math.inf, "infinite step"),
+        (np.array([0.0, np.inf]), "infinite step"),
+        (-math.inf, "negative step"),
+    ],
+)
+def test_non_finite_steps_warn_and_compute_like_keras(step: object, match: str) -> None:
+    schedule = InverseTimeDecay(1.0, 1, 1.0)
+    with pytest.warns(ScheduleWarning, match=match):
+        value = np.asarray(schedule(step))
+    last = np.float32(np.asarray(step, np.float32).reshape(-1)[-1])
+    with np.errstate(all="ignore"):  # 1 / (1 + step): NaN, 0 or -0 as in IEEE arithmetic
+        expected = np.float32(1) / (np.float32(1) + last)
+    np.testing.assert_array_equal(value.reshape(-1)[-1], expected)
 
 
 def test_float32_rounds_large_steps_to_nearest_even() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 import os
@@ -316,25 +317,41 @@ class LearningRateSchedule:
         self._warn_about_range(lo, hi, arr.dtype)
 
     def _warn_about_range(self, lo: Any, hi: Any, step_dtype: np.dtype) -> None:
-        """Warn about steps in ``[lo, hi]`` (of ``step_dtype``) that Keras mistreats."""
-        if lo < 0:
+        """Warn about steps in ``[lo, hi]`` (of ``step_dtype``) that Keras mistreats:
+        negative, NaN or infinite steps, and steps the compute dtype cannot hold exactly."""
+        name = type(self).__name__
+        if lo != lo or hi != hi:  # NaN: min/max propagate it
             warn(
-                f"{type(self).__name__} was called with a negative step ({lo}); Keras "
-                "evaluates the formula there anyway, which is rarely meaningful.",
+                f"{name} was called with a NaN step; Keras evaluates the formula there "
+                "anyway and returns NaN (or a value that ignores the step).",
                 stacklevel=5,  # warn <- here <- _warn_about_steps/_evaluate_in_chunks <- __call__
             )
+            return
+        if lo < 0:
+            warn(
+                f"{name} was called with a negative step ({lo}); Keras evaluates the "
+                "formula there anyway, which is rarely meaningful.",
+                stacklevel=5,
+            )
+        if hi == math.inf:
+            warn(
+                f"{name} was called with an infinite step; Keras evaluates the formula "
+                "there anyway (inf / decay_steps and the like), which is rarely meaningful.",
+                stacklevel=5,
+            )
+            return
         cast_dtype = self._step_cast_dtype()
         limit = _EXACT_INT_LIMITS.get(np.dtype(cast_dtype)) if cast_dtype is not None else None
-        if (
-            limit is not None
-            and step_dtype.kind in "iu"
-            and max(abs(int(lo)), abs(int(hi))) > limit
-        ):
+        if limit is None or lo == -math.inf:
+            return
+        largest = max(abs(int(lo)), abs(int(hi)))  # int(): exact for every float
+        if largest > limit:
             warn(
-                f"{type(self).__name__} computes in {np.dtype(cast_dtype).name}, which holds "
-                f"integers exactly only up to {limit}; step {max(abs(int(lo)), abs(int(hi)))} "
-                "is rounded to the nearest representable value before the formula, as Keras "
-                "does. Use `.exact(step)` or a float64 initial_learning_rate for exact steps.",
+                f"{name} computes in {np.dtype(cast_dtype).name}, which holds integers "
+                f"exactly only up to {limit}; step {largest} is beyond it and is rounded to "
+                "the nearest representable value before the formula, as Keras does "
+                "(consecutive steps there can get the same rate). Use `.exact(step)` or a "
+                "float64 initial_learning_rate for exact steps.",
                 stacklevel=5,
             )
 

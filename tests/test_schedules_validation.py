@@ -92,6 +92,50 @@ def test_t_mul_nonpositive_computes_nan_like_keras() -> None:
     assert np.isnan(s(15))
 
 
+def test_t_mul_below_one_warns_and_gives_nan_where_the_periods_run_out() -> None:
+    """t_mul = 0.5, first_decay_steps = 10: the periods last 10, 5, 2.5, ... steps and
+    add up to 10 / (1 - 0.5) = 20; at step 20, 1 - f * (1 - t_mul) = 1 - 2 * 0.5 = 0
+    and the restart index is floor(log(0) / log(0.5)) = inf: NaN, as in Keras."""
+    with pytest.warns(ScheduleWarning, match="t_mul=0.5 is below 1.* = 20 steps"):
+        s = CosineDecayRestarts(0.1, 10, t_mul=0.5)
+    assert np.isfinite(s(np.arange(20))).all()
+    assert np.isnan(s(np.array([20, 30]))).all()
+
+
+INFINITE_HYPERPARAMETERS = [
+    (lambda v: ExponentialDecay(0.1, v, 0.5), "decay_steps"),
+    (lambda v: ExponentialDecay(0.1, 10, v), "decay_rate"),
+    (lambda v: PolynomialDecay(0.1, 10, end_learning_rate=v), "end_learning_rate"),
+    (lambda v: PolynomialDecay(0.1, 10, power=v), "power"),
+    (lambda v: InverseTimeDecay(0.1, 10, v), "decay_rate"),
+    (lambda v: CosineDecay(0.1, 10, alpha=v), "alpha"),
+    (lambda v: CosineDecay(0.1, 10, warmup_target=v, warmup_steps=5), "warmup_target"),
+    (lambda v: CosineDecayRestarts(0.1, 10, m_mul=v), "m_mul"),
+    (lambda v: CosineDecayRestarts(0.1, 10, alpha=v), "alpha"),
+    (lambda v: LinearWarmup(ExponentialDecay(0.1, 10, 0.5), 5, v), "initial_learning_rate"),
+]
+
+
+@pytest.mark.parametrize(("make", "arg"), INFINITE_HYPERPARAMETERS)
+def test_infinite_hyperparameters_warn_naming_the_argument(make, arg: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.warns(ScheduleWarning, match=f"`{arg}` is infinite \\(inf\\)") as record:
+        make(math.inf)
+    assert record[0].filename == __file__
+
+
+def test_infinite_boundaries_are_boundaries_never_crossed() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = PiecewiseConstantDecay([10, math.inf], [0.3, 0.2, 0.1])
+        SequentialSchedule([ExponentialDecay(0.1, 10, 0.5)] * 2, [math.inf])
+    # float steps compare with the float32 boundaries: 10 <= 10, then (10, inf]
+    np.testing.assert_array_equal(
+        s(np.array([10.0, 11.0, 1e30])), np.array([0.3, 0.2, 0.2], np.float32)
+    )
+
+
 def test_composites_validate_children_and_boundaries() -> None:
     with pytest.raises(TypeError, match="schedule"):
         LinearWarmup(0.1, 10)  # type: ignore[arg-type]

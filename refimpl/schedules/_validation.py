@@ -41,8 +41,21 @@ def _is_real_number(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
 
 
-def check_number(name: str, value: Any, *, allow_nan: bool = False) -> float:
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    allow_nan: bool = False,
+    allow_inf: bool = False,
+    stacklevel: int = 4,
+) -> float:
     """Check that ``value`` is a real number (Python or NumPy scalar); return it as float.
+
+    NaN is a ``ValueError`` unless ``allow_nan``.  An infinite value is accepted, as
+    Keras accepts it, but warns (the formula then computes with inf: inf or NaN
+    rates, or a rate that never changes) unless ``allow_inf`` (a boundary at inf is
+    one that is never crossed).  ``stacklevel`` is that of :func:`warn` as seen from
+    the caller of the constructor (4: ``warn <- check_number <- __init__ <- caller``).
 
     >>> check_number("decay_rate", 0.5)
     0.5
@@ -58,12 +71,19 @@ def check_number(name: str, value: Any, *, allow_nan: bool = False) -> float:
     as_float = float(value)
     if math.isnan(as_float) and not allow_nan:
         raise ValueError(f"Argument `{name}` must not be NaN. Received: {name}={value!r}")
+    if math.isinf(as_float) and not allow_inf:
+        warn(
+            f"Argument `{name}` is infinite ({value!r}): Keras accepts it, but the formula "
+            "then computes with inf, which gives inf or NaN rates (or a rate that never "
+            "changes).",
+            stacklevel=stacklevel,
+        )
     return as_float
 
 
 def check_positive_steps(name: str, value: Any) -> float:
     """Keras's one check: ``value > 0``, with Keras's exact message."""
-    as_float = check_number(name, value)
+    as_float = check_number(name, value, stacklevel=5)
     if as_float <= 0:
         raise ValueError(f"Argument `{name}` must be > 0. Received: {name}={value}")
     return as_float
@@ -89,7 +109,7 @@ def check_name(value: Any) -> str | None:
 
 def check_initial_learning_rate(value: Any, name: str = "initial_learning_rate") -> float:
     """A real number; an integer one gets a warning, since Keras then computes in int32."""
-    as_float = check_number(name, value)
+    as_float = check_number(name, value, allow_inf=True)  # warned about below
     if isinstance(value, (numbers.Integral, np.integer)) or (
         isinstance(value, np.ndarray) and value.dtype.kind in "iu"
     ):

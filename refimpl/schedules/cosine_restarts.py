@@ -140,6 +140,15 @@ class CosineDecayRestarts(LearningRateSchedule):
                 "of a non-positive number, so the rate is NaN.",
                 stacklevel=3,  # warn <- __init__ <- the caller
             )
+        elif t < 1:
+            end = check_number("first_decay_steps", first_decay_steps) / (1 - t)
+            warn(
+                f"t_mul={t_mul!r} is below 1: the periods shrink and add up to "
+                f"first_decay_steps / (1 - t_mul) = {end:g} steps; from about that step on "
+                "the restart index is the log of a non-positive number and Keras's rate is "
+                "NaN.",
+                stacklevel=3,
+            )
 
     def evaluate(
         self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None

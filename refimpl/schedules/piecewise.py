@@ -164,8 +164,13 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 f"when called). Received: boundaries={boundaries!r}, values={values!r}; "
                 "for a constant rate pass a float learning rate instead."
             )
-        bounds = [check_number(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
-        vals = [check_number(f"values[{i}]", v, allow_nan=True) for i, v in enumerate(values)]
+        bounds = [
+            check_number(f"boundaries[{i}]", b, allow_inf=True) for i, b in enumerate(boundaries)
+        ]
+        vals = [  # inf and NaN values: warned about below
+            check_number(f"values[{i}]", v, allow_nan=True, allow_inf=True)
+            for i, v in enumerate(values)
+        ]
         self.boundaries = boundaries
         self.values = values
         self.name = check_name(name)

@@ -91,7 +91,9 @@ class SequentialSchedule(LearningRateSchedule):
                 f"Received: boundaries={boundaries!r} of length {len(boundaries)}, and "
                 f"{len(schedules)} schedules."
             )
-        bounds = [check_number(f"boundaries[{i}]", b) for i, b in enumerate(boundaries)]
+        bounds = [
+            check_number(f"boundaries[{i}]", b, allow_inf=True) for i, b in enumerate(boundaries)
+        ]
         if any(b <= 0 for b in bounds) or any(b >= c for b, c in itertools.pairwise(bounds)):
             raise ValueError(
                 f"Argument `boundaries` must be positive and strictly increasing. Received: boundaries={boundaries!r}"

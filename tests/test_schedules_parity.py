@@ -155,6 +155,23 @@ def _case(name: str, config: dict[str, Any], at: Any = LESSON_STEPS) -> Any:
         [0, 5, 9, 10, 11, 25],
     )
 )
+# TensorFlow's float32 exp(-decay_rate) is one ulp above the correctly rounded value
+# here; in float64 that is 2**29 ulps of the rate, p-fold in rate ** p (README).
+@example(
+    case=_case(
+        "NaturalExpDecay",
+        {"initial_learning_rate": 1.0, "decay_steps": 1, "decay_rate": 1.152267484258785},
+        [0, 1, 2, 10, 60],
+    )
+)
+# t_mul < 1 (warns): the periods 10, 5, 2.5, ... add up to 20 steps; NaN from there on.
+@example(
+    case=_case(
+        "CosineDecayRestarts",
+        {"initial_learning_rate": 1.0, "first_decay_steps": 10, "t_mul": 0.5, "m_mul": 0.9},
+        [0, 9, 10, 14, 15, 17, 18, 19, 20, 21, 100],
+    )
+)
 # Warmup end and decay end, ±1.
 @example(
     case=_case(
@@ -177,9 +194,10 @@ def test_refimpl_equals_tensorflow(case: Any, dtype: str) -> None:
     if dtype == "float64" and name == "TimeBasedDecay":
         # The legacy optimizer keeps rate and decay in float32 variables, then casts them.
         config = {k: float(np.float32(v)) if k != "name" else v for k, v in config.items()}
-    ours = deserialize({"class_name": name, "config": _in_dtype(config, dtype)})
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ScheduleWarning)  # 2**24 is pinned on purpose
+        # 2**24 and t_mul < 1 are pinned on purpose (the strategies never draw them)
+        warnings.simplefilter("ignore", ScheduleWarning)
+        ours = deserialize({"class_name": name, "config": _in_dtype(config, dtype)})
         assert ours(at).dtype == np.dtype(dtype)
         ulps, atol = tolerance(name, ours.get_config(), dtype)
         assert_schedules_match(

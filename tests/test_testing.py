@@ -1,0 +1,42 @@
+"""refimpl.testing: the documented tolerances are tight enough to catch wrong values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from refimpl.schedules import ExponentialDecay, NaturalExpDecay
+from refimpl.testing import assert_schedules_match, tolerance
+
+
+def test_exponential_decay_allows_no_absolute_slack() -> None:
+    """Keras and refimpl raise the same float32 decay_rate to the same float32 power,
+    so only pow's own ulps may differ: a reference that is 1e-5 where the rate has
+    decayed to ~0 must fail (the audit's case)."""
+    schedule = ExponentialDecay(0.1, 1, 0.5)
+    ulps, atol = tolerance("ExponentialDecay", schedule.get_config(), "float32")
+    assert ulps == 2
+    assert not np.any(atol(np.array([0, 1, 10, 1000, 100_000])))
+    wrong = lambda s: np.float32(1e-5) if s >= 1000 else schedule(s)  # noqa: E731
+    with pytest.raises(AssertionError, match="differ at step 1000"):
+        assert_schedules_match(schedule, wrong, [0, 1, 10, 1000], ulps=ulps, atol=atol)
+
+
+def test_natural_exp_bound_is_relative_to_the_value() -> None:
+    """float64 schedule, Python-float decay_rate: TensorFlow computes exp(-decay_rate)
+    in float32, so the rate may be one float32 ulp off; raised to the power p that is
+    ~p * 2**-23 relative, of the value (not of the initial rate)."""
+    d = 1.152267484258785
+    schedule = NaturalExpDecay(np.float64(1.0), 1, d)
+    ulps, atol = tolerance("NaturalExpDecay", schedule.get_config(), "float64")
+    rate = float(np.float32(np.exp(-np.float32(d))))
+    off_by_one = float(np.nextafter(np.float32(rate), np.float32(1)))  # one float32 ulp up
+    for p in (1, 10, 100):
+        exact = math.exp(-d * p)
+        assert abs(off_by_one**p - rate**p) <= atol(np.array([p]))[0] <= 1.5e-7 * p * exact
+    # Far out the value is ~1e-50: an error of 1e-5 there is not within the bound.
+    wrong = lambda s: 1e-5 if s == 100 else schedule(s)  # noqa: E731
+    with pytest.raises(AssertionError, match="differ at step 100"):
+        assert_schedules_match(schedule, wrong, [0, 1, 100], ulps=ulps, atol=atol)

@@ -33,7 +33,9 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -216,18 +218,67 @@ class Sequential:
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights: Sequence[Any]) -> None:
-        """Overwrite all weights from a list in :meth:`get_weights`'s order."""
+        """Overwrite all weights from a list in :meth:`get_weights`'s order.
+
+        Every array is checked first (count, shapes, a dtype that casts to float32), so
+        on ``ValueError``/``TypeError`` no weight has changed.
+        """
+        checked = self._checked_weights(weights, "Argument `weights`: ", "weights[{}]")
+        self._write_weights(checked)
+
+    def _checked_weights(
+        self, weights: Any, prefix: str, item: str, source: str | None = None
+    ) -> list[np.ndarray]:
+        """``weights`` as float32 copies, after checking all of them against the model's
+        variables; nothing is written.  Messages start with ``prefix``, name array ``i``
+        as ``item.format(i)`` and end with ``Received: <what was found>``, or, given a
+        ``source`` (``"Received: filepath=..."``), with ``the file has <it>. <source>``.
+        """
+
+        def message(text: str, found: str) -> str:
+            if source is None:
+                return f"{prefix}{text}. Received: {found}"
+            return f"{prefix}{text}; the file has {found}. {source}"
+
+        if isinstance(weights, (str, bytes)) or not isinstance(weights, Iterable):
+            raise TypeError(message("must be a list of arrays", type(weights).__name__))
         weights = list(weights)
-        expected = sum(len(layer.weights) for layer in self._layers)
-        if len(weights) != expected:
+        slots = [
+            (layer, name, var)
+            for layer in self._layers
+            for name, var in zip(layer._weight_names, layer.weights, strict=True)
+        ]
+        if len(weights) != len(slots):
             raise ValueError(
-                f"Model {self.name!r} expects {expected} weight arrays. "
-                f"Received: {len(weights)} arrays"
+                message(
+                    f"model {self.name!r} expects {len(slots)} weight arrays",
+                    f"{len(weights)} arrays",
+                )
             )
+        checked = []
+        for i, (w, (layer, name, var)) in enumerate(zip(weights, slots, strict=True)):
+            where = f"{item.format(i)} (layer {layer.name!r}, weight {name!r})"
+            try:
+                arr = np.asarray(w)
+            except ValueError as exc:  # ragged nested lists
+                raise ValueError(message(f"{where} must be an array", str(exc))) from exc
+            if not np.can_cast(arr.dtype, np.float32, casting="same_kind"):
+                raise TypeError(
+                    message(f"{where} must hold numbers that cast to float32", f"dtype {arr.dtype}")
+                )
+            if arr.shape != var.shape:
+                raise ValueError(
+                    message(f"{where} must have shape {var.shape}", f"shape {arr.shape}")
+                )
+            checked.append(arr.astype(np.float32, copy=True))
+        return checked
+
+    def _write_weights(self, checked: list[np.ndarray]) -> None:
+        """Copy :meth:`_checked_weights`'s arrays into the layers (cannot fail)."""
         i = 0
         for layer in self._layers:
             k = len(layer.weights)
-            layer.set_weights(weights[i : i + k])
+            layer.set_weights(checked[i : i + k])
             i += k
 
     def summary(self, print_fn: Any = None) -> None:
@@ -731,7 +782,7 @@ class Sequential:
 
         The format is a NumPy ``.npz`` archive whatever the extension (no HDF5).
         """
-        path = os.fspath(filepath)
+        path = _check_filepath(filepath)
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"Argument `filepath` exists and overwrite=False: {path!r}")
         if not self.built:
@@ -770,39 +821,136 @@ class Sequential:
 
     def load_weights(self, filepath: str | os.PathLike[str]) -> None:
         """Restore :meth:`save_weights`'s file: weights, then the optimizer state (now if
-        compiled, else at ``compile``), so a resumed schedule continues at its step."""
-        path = os.fspath(filepath)
-        with np.load(path, allow_pickle=False) as data:
-            if "meta" not in data.files:
-                raise ValueError(f"Argument `filepath` is not a refimpl weights file: {path!r}")
-            meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-            weights = [
-                data[f"weights/{i:03d}"]
-                for i in range(sum(1 for k in data.files if k.startswith("weights/")))
-            ]
-            momentums = [
-                data[f"momentums/{i:03d}"]
-                for i in range(sum(1 for k in data.files if k.startswith("momentums/")))
-            ]
-        if meta.get("format") != "refimpl-weights":
-            raise ValueError(f"Argument `filepath` is not a refimpl weights file: {path!r}")
+        compiled, else at ``compile``), so a resumed schedule continues at its step.
+
+        Everything is read and checked before anything is written: on error the model
+        and its optimizer are unchanged.  A file refimpl did not write (another ``.npz``,
+        a text file, a truncated archive) raises ``ValueError`` naming ``filepath``;
+        pickled data is never loaded.  A missing file raises ``FileNotFoundError``.
+        """
+        path = _check_filepath(filepath)
+        meta, weights, momentums = _read_weights_file(path)
         if not self.built:
-            first = meta["layers"][0]["shapes"]
+            first = tuple(weights[0].shape) if weights else ()
             raise ValueError(
                 f"Model {self.name!r} must be built (give input_shape) before load_weights; "
-                f"the file's first layer has weights of shapes {first}."
+                f"the file's first weight array has shape {first}. Received: filepath={path!r}"
             )
-        self.set_weights(weights)
+        prefix = f"Argument `filepath` holds weights that do not fit model {self.name!r}: "
+        try:
+            checked = self._checked_weights(
+                weights, prefix, "array 'weights/{:03d}'", f"Received: filepath={path!r}"
+            )
+        except TypeError as exc:  # a dtype in the file: a bad value of `filepath`
+            raise ValueError(str(exc)) from exc
+        state: dict[str, Any] | None = None
         opt_meta = meta.get("optimizer")
-        if opt_meta is None:
+        if opt_meta is not None:
+            raw_state: dict[str, Any] = {
+                "iterations": opt_meta.get("iterations"),
+                "momentums": momentums,
+            }
+            if opt_meta.get("learning_rate") is not None:
+                raw_state["learning_rate"] = opt_meta["learning_rate"]
+            try:
+                state = SGD.check_state(raw_state, self._variables())
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    f"Argument `filepath` holds an optimizer state that does not fit model "
+                    f"{self.name!r} ({exc}). Received: filepath={path!r}"
+                ) from exc
+        # Everything is checked: from here on nothing can fail half-way.
+        self._write_weights(checked)
+        if state is None:
             return
-        state = {"iterations": opt_meta["iterations"], "momentums": momentums}
-        if opt_meta.get("learning_rate") is not None:
-            state["learning_rate"] = opt_meta["learning_rate"]
         if self.optimizer is not None:
             self.optimizer.set_state(state, self._variables())
         else:
             self._pending_optimizer_state = state
+
+
+def _check_filepath(filepath: Any) -> str:
+    try:
+        path = os.fspath(filepath)
+    except TypeError:
+        path = None
+    if not isinstance(path, str):
+        raise TypeError(
+            f"Argument `filepath` must be a str or os.PathLike. Received: filepath={filepath!r}"
+        )
+    return path
+
+
+def _read_weights_file(path: str) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray]]:
+    """The meta dict, weight arrays and momentum arrays of a :meth:`Sequential.save_weights`
+    file; ``ValueError`` naming ``filepath`` for anything else (never unpickles)."""
+
+    def not_ours(why: str) -> ValueError:
+        return ValueError(
+            f"Argument `filepath` is not a refimpl weights file (written by "
+            f"Sequential.save_weights): {why}. Received: filepath={path!r}"
+        )
+
+    with open(path, "rb") as f:  # OSError (missing file, directory) as is
+        raw = f.read()
+    unreadable = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+    try:
+        archive = np.load(io.BytesIO(raw), allow_pickle=False)
+    except unreadable as exc:
+        if not raw:
+            why = "the file is empty"
+        elif raw.startswith(b"PK"):
+            why = f"a damaged or truncated zip archive ({exc})"
+        else:
+            why = "it is not a NumPy .npz archive"
+        raise not_ours(why) from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise not_ours("it holds a single NumPy array (.npy), not an .npz archive")
+    with archive:
+        names = set(archive.files)
+        if "meta" not in names:
+            raise not_ours("an .npz archive without refimpl's 'meta' entry")
+        n_w = sum(1 for n in names if n.startswith("weights/"))
+        n_m = sum(1 for n in names if n.startswith("momentums/"))
+        expected = (
+            {"meta"}
+            | {f"weights/{i:03d}" for i in range(n_w)}
+            | {f"momentums/{i:03d}" for i in range(n_m)}
+        )
+        if names != expected:
+            raise not_ours(
+                f"misnumbered or unexpected entries: missing {sorted(expected - names)}, "
+                f"unexpected {sorted(names - expected)}"
+            )
+        arrays: dict[str, np.ndarray] = {}
+        for name in sorted(names):
+            try:
+                arrays[name] = archive[name]
+            except unreadable as exc:
+                raise not_ours(f"its entry {name!r} cannot be read ({exc})") from exc
+    meta_bytes = arrays.pop("meta")
+    try:
+        if meta_bytes.dtype != np.uint8 or meta_bytes.ndim != 1:
+            raise ValueError(f"dtype {meta_bytes.dtype}, shape {meta_bytes.shape}")
+        meta = json.loads(meta_bytes.tobytes().decode("utf-8"))
+    except ValueError as exc:
+        raise not_ours(f"its 'meta' entry is not refimpl's JSON ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != "refimpl-weights":
+        raise not_ours("its 'meta' entry does not say format 'refimpl-weights'")
+    if meta.get("version") != _FORMAT_VERSION:
+        raise ValueError(
+            f"Argument `filepath` is a refimpl weights file of format version "
+            f"{meta.get('version')!r}; this refimpl reads version {_FORMAT_VERSION}. "
+            f"Received: filepath={path!r}"
+        )
+    opt_meta = meta.get("optimizer")
+    if opt_meta is not None and (
+        not isinstance(opt_meta, dict) or opt_meta.get("momentums") != n_m
+    ):
+        raise not_ours(f"its optimizer entry {opt_meta!r} does not match its {n_m} momentum arrays")
+    weights = [arrays[f"weights/{i:03d}"] for i in range(n_w)]
+    momentums = [arrays[f"momentums/{i:03d}"] for i in range(n_m)]
+    return meta, weights, momentums
 
 
 def _format_bytes(n: int) -> str:

@@ -75,11 +75,89 @@ def test_learning_rate_setter_rules() -> None:
         ({"decay": -1.0}, ValueError, "decay=-1.0"),
         ({"learning_rate": "0.1"}, TypeError, "learning_rate='0.1'"),
         ({"learning_rate": -0.1}, ValueError, "learning_rate=-0.1"),
+        ({"momentum": "0.9"}, ValueError, "momentum='0.9'"),  # Keras: ValueError too
+        ({"decay": "0.1"}, TypeError, "decay='0.1'"),
+        ({"decay": float("inf")}, ValueError, "decay=inf"),
+        ({"decay": float("nan")}, ValueError, "decay=nan"),
+        ({"learning_rate": lambda step: 0.1, "decay": -0.5}, ValueError, "decay=-0.5"),
+        ({"learning_rate": lambda step: 0.1, "decay": "0.5"}, TypeError, "decay='0.5'"),
+        ({"learning_rate": float("inf"), "decay": 0.5}, ValueError, "learning_rate=inf"),
+        ({"name": 3}, TypeError, "name=3"),
     ],
 )
 def test_bad_arguments(kwargs: dict, exc: type, match: str) -> None:
-    with pytest.raises(exc, match=match):
+    with pytest.raises(exc, match=match) as info:
         SGD(**kwargs)
+    assert str(info.value).startswith(f"Argument `{match.split('=')[0]}`")
+
+
+def _rates(opt: SGD, n: int) -> list[float]:
+    w, g, rates = np.zeros(1, np.float32), np.ones(1, np.float32), []
+    for _ in range(n):
+        rates.append(float(opt.learning_rate))
+        opt.apply([g], [w])
+    return rates
+
+
+def test_legacy_decay_on_a_plain_callable_and_an_integer_rate() -> None:
+    """``decay`` stacks on any schedule, a plain callable included (it raised a TypeError
+    naming `initial_learning_rate`); an int rate is the float32 rate SGD holds."""
+    f32 = np.float32
+
+    def legacy(lr: float, k: int) -> float:
+        return float(f32(lr) / (f32(1) + f32(0.25) * f32(k)))
+
+    assert _rates(SGD(lambda step: 0.2 if step < 2 else 0.1, decay=0.25), 4) == [
+        legacy(0.2, 0),
+        legacy(0.2, 1),
+        legacy(0.1, 2),
+        legacy(0.1, 3),
+    ]
+    assert _rates(SGD(1, decay=0.25), 3) == [legacy(1.0, k) for k in range(3)]
+    schedule = PiecewiseConstantDecay([1], [0.2, 0.1])
+    assert _rates(SGD(schedule, decay=0.25), 3) == [legacy(0.2, 0), legacy(0.2, 1), legacy(0.1, 2)]
+    with pytest.raises(TypeError, match="must return a scalar number"):
+        SGD(lambda step: "fast", decay=0.25).learning_rate  # noqa: B018
+
+
+def test_set_state_checks_everything_before_changing_anything() -> None:
+    opt = SGD(0.1, momentum=0.9)
+    w = [np.ones(3, np.float32), np.ones((2, 2), np.float32)]
+    opt.apply([np.ones(3, np.float32), np.ones((2, 2), np.float32)], w)
+    momentums = [m.copy() for m in opt.momentums]
+    new = [np.full(3, 5.0), np.full((2, 2), 5.0)]
+    bad_states = [
+        ({"iterations": -1, "momentums": new}, ValueError, r"state\['iterations'\]=-1"),
+        ({"iterations": "7", "momentums": new}, TypeError, r"state\['iterations'\]='7'"),
+        ({"iterations": True, "momentums": new}, TypeError, r"state\['iterations'\]=True"),
+        ({"iterations": 7, "momentums": new[:1]}, ValueError, "1 momentum buffers for 2"),
+        ({"iterations": 7, "momentums": [new[0], np.zeros(4)]}, ValueError, r"shape=\(4,\)"),
+        ({"iterations": 7, "momentums": [new[0], np.full((2, 2), "a")]}, TypeError, "dtype <U1"),
+        ({"iterations": 7, "learning_rate": -1.0}, ValueError, "learning_rate'\\]=-1.0"),
+        ({"momentums": new}, ValueError, "'iterations'"),
+    ]
+    for state, exc, match in bad_states:
+        with pytest.raises(exc, match=match):
+            opt.set_state(state, w)
+        assert opt.iterations == 1
+        assert float(opt.learning_rate) == np.float32(0.1)
+        for m0, m1 in zip(momentums, opt.momentums, strict=True):
+            np.testing.assert_array_equal(m0, m1)
+    opt.set_state({"iterations": 7, "momentums": new, "learning_rate": 0.5}, w)
+    assert opt.iterations == 7
+    assert float(opt.learning_rate) == 0.5
+    np.testing.assert_array_equal(opt.momentums[1], new[1])
+
+
+def test_set_state_rate_keeps_the_legacy_decay() -> None:
+    opt = SGD(0.1, decay=0.5)
+    opt.set_state({"iterations": 2, "learning_rate": 0.3}, [])
+    assert float(opt.learning_rate) == float(np.float32(0.3) / (np.float32(1) + np.float32(1.0)))
+
+
+def test_apply_names_its_arguments() -> None:
+    with pytest.raises(ValueError, match=r"len\(grads\)=1, len\(variables\)=2"):
+        SGD().apply([np.ones(1, np.float32)], [np.ones(1, np.float32)] * 2)
 
 
 def test_state_round_trip() -> None:

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from refimpl.schedules import TimeBasedDecay
+from refimpl.schedules import LearningRateSchedule, TimeBasedDecay
 
 __all__ = ["SGD"]
 
@@ -54,6 +54,25 @@ def _as_float32_rate(value: Any, what: str = "learning_rate") -> np.float32:
     return rate
 
 
+class _LegacyDecay:
+    """``schedule(step) / (1 + decay * step)`` in float32 for a plain callable ``schedule``
+    (a refimpl schedule gets :class:`~refimpl.schedules.TimeBasedDecay`, same op order)."""
+
+    def __init__(self, schedule: Any, decay: float) -> None:
+        self.schedule = schedule
+        self.decay = decay
+
+    def __call__(self, step: Any) -> Any:
+        value = np.asarray(self.schedule(step))
+        if value.dtype.kind not in "iuf":
+            return value  # not a number: SGD reports it, naming the schedule's output
+        local_step = np.asarray(step).astype(np.float32)
+        return value.astype(np.float32) / (np.float32(1.0) + np.float32(self.decay) * local_step)
+
+    def __repr__(self) -> str:
+        return f"_LegacyDecay({self.schedule!r}, decay={self.decay!r})"
+
+
 class SGD:
     """Gradient descent (with momentum), as ``keras.optimizers.SGD``.
 
@@ -61,8 +80,12 @@ class SGD:
         learning_rate: a float (default 0.01) or a schedule called with the step.
         momentum: float in ``[0, 1]``; 0 disables momentum.
         nesterov: whether to apply Nesterov momentum.
-        decay: legacy time-based decay, ``>= 0`` (see the module docstring).
-        name: the optimizer's name.
+        decay: legacy time-based decay, a finite ``>= 0`` (see the module docstring).
+        name: the optimizer's name (None gives ``"SGD"``).
+
+    Every argument is checked here: a wrong type raises ``TypeError``, a bad value
+    ``ValueError`` (``momentum`` always ``ValueError``, as in Keras), each naming the
+    argument as passed and the value received.
 
     >>> opt = SGD(learning_rate=0.1, momentum=0.9)
     >>> w = np.ones(2, np.float32)
@@ -89,7 +112,7 @@ class SGD:
         nesterov: bool = False,
         decay: float = 0.0,
         *,
-        name: str = "SGD",
+        name: str | None = "SGD",
     ) -> None:
         if _is_schedule(learning_rate):
             self._base_learning_rate: Any = learning_rate
@@ -100,25 +123,35 @@ class SGD:
             or not isinstance(momentum, numbers.Real)
             or not 0 <= momentum <= 1
         ):
+            # Keras raises ValueError for any momentum that is not a float in [0, 1].
             raise ValueError(
                 f"Argument `momentum` must be a float between [0, 1]. Received: momentum={momentum!r}"
             )
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"Argument `nesterov` must be a bool. Received: nesterov={nesterov!r}")
-        if (
-            isinstance(decay, (bool, np.bool_))
-            or not isinstance(decay, numbers.Real)
-            or not math.isfinite(decay)
-        ):
+        if isinstance(decay, (bool, np.bool_)) or not isinstance(decay, numbers.Real):
             raise TypeError(f"Argument `decay` must be a float. Received: decay={decay!r}")
-        if decay < 0:
-            raise ValueError(f"Argument `decay` must be >= 0. Received: decay={decay!r}")
+        if not math.isfinite(decay) or decay < 0:
+            raise ValueError(
+                f"Argument `decay` must be a finite number >= 0. Received: decay={decay!r}"
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Argument `name` must be a string. Received: name={name!r}")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.decay = float(decay)
-        self.name = name
-        # The legacy decay as a schedule on top of the rate (float or schedule).
-        self._decayed: Any = TimeBasedDecay(learning_rate, self.decay) if self.decay > 0 else None
+        self.name = "SGD" if name is None else name
+        # The legacy decay as a schedule on top of the rate (float or schedule), built
+        # from the already checked rate so that no error can name another argument.
+        self._decayed: Any = None
+        if self.decay > 0:
+            base = self._base_learning_rate
+            if isinstance(base, LearningRateSchedule):
+                self._decayed = TimeBasedDecay(base, self.decay)
+            elif _is_schedule(base):
+                self._decayed = _LegacyDecay(base, self.decay)
+            else:  # the float32 rate, as tf_keras's legacy optimizers hold it
+                self._decayed = TimeBasedDecay(float(base), self.decay)
         self.iterations = 0
         self.momentums: list[np.ndarray] = []
         self.built = False
@@ -208,8 +241,8 @@ class SGD:
         """One update of every variable in place, then ``iterations += 1``."""
         if len(grads) != len(variables):
             raise ValueError(
-                f"Expected one gradient per variable. Received: {len(grads)} gradients for "
-                f"{len(variables)} variables"
+                "Arguments `grads` and `variables` must have one gradient per variable. "
+                f"Received: len(grads)={len(grads)}, len(variables)={len(variables)}"
             )
         self.build(variables)
         lr = self._rate_at(self.iterations)
@@ -241,23 +274,87 @@ class SGD:
         state["momentums"] = [m.copy() for m in self.momentums]
         return state
 
-    def set_state(self, state: dict[str, Any], variables: Sequence[np.ndarray]) -> None:
-        """Restore :meth:`get_state`'s output for ``variables`` (checks the shapes)."""
-        momentums = list(state.get("momentums", []))
-        if self.momentum != 0 and momentums:
-            if len(momentums) != len(variables) or any(
-                m.shape != v.shape for m, v in zip(momentums, variables, strict=True)
-            ):
+    @staticmethod
+    def check_state(state: Any, variables: Sequence[np.ndarray]) -> dict[str, Any]:
+        """Check a :meth:`get_state`-style ``state`` for ``variables`` without changing
+        anything; return it normalised (``iterations`` an int, ``learning_rate`` a
+        float32 if present, ``momentums`` float32 copies).
+
+        ``momentums`` must be empty or hold one array per variable, of its shape and of
+        a dtype that casts to float32 (bool, integer or float).  Raises ``TypeError`` or
+        ``ValueError`` naming the entry and the value received.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"Argument `state` must be a dict. Received: state={state!r}")
+        if "iterations" not in state:
+            raise ValueError(
+                f"Argument `state` must have an 'iterations' entry. Received: keys {list(state)}"
+            )
+        iterations = state["iterations"]
+        if isinstance(iterations, (bool, np.bool_)) or not isinstance(
+            iterations, (int, np.integer)
+        ):
+            raise TypeError(
+                "Argument `state['iterations']` must be an integer. "
+                f"Received: state['iterations']={iterations!r}"
+            )
+        if iterations < 0:
+            raise ValueError(
+                "Argument `state['iterations']` must be >= 0. "
+                f"Received: state['iterations']={iterations!r}"
+            )
+        checked: dict[str, Any] = {"iterations": int(iterations)}
+        if "learning_rate" in state:
+            checked["learning_rate"] = _as_float32_rate(
+                state["learning_rate"], "state['learning_rate']"
+            )
+        momentums = state.get("momentums", [])
+        if not isinstance(momentums, (list, tuple)):
+            raise TypeError(
+                "Argument `state['momentums']` must be a list of arrays. "
+                f"Received: state['momentums'] of type {type(momentums).__name__}"
+            )
+        if momentums and len(momentums) != len(variables):
+            raise ValueError(
+                "Optimizer state does not match the model: "
+                f"{len(momentums)} momentum buffers for {len(variables)} variables. "
+                f"Received: len(state['momentums'])={len(momentums)}"
+            )
+        copies = []
+        for i, (m, v) in enumerate(zip(momentums, variables)):
+            arr = np.asarray(m)
+            if not np.can_cast(arr.dtype, np.float32, casting="same_kind"):
+                raise TypeError(
+                    f"Argument `state['momentums'][{i}]` must be a float array. "
+                    f"Received: dtype {arr.dtype}"
+                )
+            if arr.shape != np.shape(v):
                 raise ValueError(
                     "Optimizer state does not match the model: momentum buffers of shapes "
-                    f"{[m.shape for m in momentums]} for variables of shapes "
-                    f"{[v.shape for v in variables]}"
+                    f"{[np.shape(m) for m in momentums]} for variables of shapes "
+                    f"{[np.shape(v) for v in variables]}. "
+                    f"Received: state['momentums'][{i}].shape={arr.shape}"
                 )
-            self.momentums = [np.asarray(m, np.float32).copy() for m in momentums]
+            copies.append(arr.astype(np.float32, copy=True))
+        checked["momentums"] = copies
+        return checked
+
+    def set_state(self, state: dict[str, Any], variables: Sequence[np.ndarray]) -> None:
+        """Restore :meth:`get_state`'s output for ``variables``: all of it is checked
+        first (:meth:`check_state`), so a bad ``state`` changes nothing.
+
+        Momentum buffers are restored only if this optimizer uses momentum and the state
+        has them; the constant rate only if this optimizer's rate is not a schedule.
+        """
+        checked = self.check_state(state, variables)
+        if self.momentum != 0 and checked["momentums"]:
+            self.momentums = checked["momentums"]
             self.built = True
-        self.iterations = int(state["iterations"])
-        if "learning_rate" in state and not _is_schedule(self._base_learning_rate):
-            self._base_learning_rate = _as_float32_rate(state["learning_rate"])
+        self.iterations = checked["iterations"]
+        if "learning_rate" in checked and not _is_schedule(self._base_learning_rate):
+            self._base_learning_rate = checked["learning_rate"]
+            if self.decay > 0:
+                self._decayed = TimeBasedDecay(float(self._base_learning_rate), self.decay)
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments (a schedule is reported by its own config)."""

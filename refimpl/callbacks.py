@@ -12,11 +12,20 @@ stops training by setting ``self.model.stop_training = True``.
   without an absolute improvement of ``min_delta``, never below ``min_lr``.
 * :class:`EarlyStopping` stops after ``patience`` epochs without improvement.
 * :class:`TerminateOnNaN` stops (or raises) on a NaN/inf batch loss.
+
+Every constructor argument is checked when the callback is created, not mid-training:
+a wrong type raises ``TypeError``, a bad value ``ValueError``, naming the argument and
+the value received.  Values Keras 3 accepts stay accepted (a negative ``patience``, an
+unknown ``mode``, which warns and falls back to ``"auto"``); Keras's own check keeps
+its exception (``ValueError`` for ``factor >= 1.0``).  NaN, which Keras takes silently
+and which makes every comparison false, is refused for ``factor``, ``min_delta``,
+``baseline`` and ``min_lr``.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +41,38 @@ __all__ = [
     "ReduceLROnPlateau",
     "TerminateOnNaN",
 ]
+
+
+def _check_int(name: str, value: Any) -> int:
+    """An integer (Python or NumPy, not bool); any sign, as Keras compares it as is."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"Argument `{name}` must be an integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_verbose(value: Any) -> int:
+    """An integer or bool (Keras tests ``verbose > 0``)."""
+    if not isinstance(value, (int, np.integer, bool, np.bool_)):
+        raise TypeError(
+            f"Argument `verbose` must be an integer (0: quiet, 1: messages). "
+            f"Received: verbose={value!r}"
+        )
+    return int(value)
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"Argument `{name}` must be a bool. Received: {name}={value!r}")
+    return bool(value)
+
+
+def _check_real(name: str, value: Any) -> float:
+    """A real number (Python or NumPy, not bool), not NaN; infinities are allowed."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Argument `{name}` must be a number. Received: {name}={value!r}")
+    if math.isnan(value):
+        raise ValueError(f"Argument `{name}` must not be NaN. Received: {name}={value!r}")
+    return float(value)
 
 
 class Callback:
@@ -125,7 +166,7 @@ class LearningRateScheduler(Callback):
                 f"Argument `schedule` must be callable. Received: schedule={schedule!r}"
             )
         self.schedule = schedule
-        self.verbose = verbose
+        self.verbose = _check_verbose(verbose)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
@@ -166,6 +207,14 @@ class _MonitorCallback(Callback):
         min_delta: float = 0,
     ) -> None:
         super().__init__()
+        if not isinstance(monitor, str):
+            raise TypeError(
+                f"Argument `monitor` must be a string (a key of the logs). "
+                f"Received: monitor={monitor!r}"
+            )
+        _check_real("min_delta", min_delta)
+        if baseline is not None:
+            _check_real("baseline", baseline)
         if mode not in ("auto", "min", "max"):
             warnings.warn(
                 f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",
@@ -228,15 +277,23 @@ class ReduceLROnPlateau(_MonitorCallback):
         min_lr: float = 0.0,
     ) -> None:
         super().__init__(monitor, mode, min_delta=min_delta)
+        _check_real("factor", factor)
         if factor >= 1.0:
             raise ValueError(
                 f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}"
             )
+        _check_real("min_lr", min_lr)
+        if factor < 0 and min_lr < 0:
+            raise ValueError(
+                "Arguments `factor` and `min_lr` are both negative: the reduced learning rate "
+                f"max(lr * factor, min_lr) would be negative. Received: factor={factor!r}, "
+                f"min_lr={min_lr!r}"
+            )
         self.factor = factor
         self.min_lr = min_lr
-        self.patience = patience
-        self.verbose = verbose
-        self.cooldown = cooldown
+        self.patience = _check_int("patience", patience)
+        self.verbose = _check_verbose(verbose)
+        self.cooldown = _check_int("cooldown", cooldown)
         self.cooldown_counter = 0
         self.wait = 0
 
@@ -299,14 +356,16 @@ class EarlyStopping(_MonitorCallback):
         start_from_epoch: int = 0,
     ) -> None:
         super().__init__(monitor, mode, min_delta=min_delta)
-        self.patience = patience
-        self.verbose = verbose
+        if baseline is not None:
+            _check_real("baseline", baseline)
+        self.patience = _check_int("patience", patience)
+        self.verbose = _check_verbose(verbose)
         self.baseline = baseline
         self.wait = 0
         self.stopped_epoch = 0
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = _check_bool("restore_best_weights", restore_best_weights)
         self.best_weights: list[np.ndarray] | None = None
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = _check_int("start_from_epoch", start_from_epoch)
         self.best_epoch = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -363,7 +422,7 @@ class TerminateOnNaN(Callback):
 
     def __init__(self, raise_error: bool = False) -> None:
         super().__init__()
-        self.raise_error = raise_error
+        self.raise_error = _check_bool("raise_error", raise_error)
 
     def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")

@@ -139,3 +139,103 @@ def test_callbacks_must_be_callback_instances() -> None:
     x, y = _data()
     with pytest.raises(TypeError, match="callbacks"):
         _tiny().fit(x, y, verbose=0, callbacks=[lambda: None])  # type: ignore[list-item]
+
+
+_BAD_ARGUMENTS = [
+    (callbacks.ReduceLROnPlateau, {"factor": "0.5"}, TypeError, "factor='0.5'"),
+    (callbacks.ReduceLROnPlateau, {"factor": float("nan")}, ValueError, "factor=nan"),
+    (callbacks.ReduceLROnPlateau, {"factor": 1.5}, ValueError, "factor=1.5"),
+    (callbacks.ReduceLROnPlateau, {"patience": "3"}, TypeError, "patience='3'"),
+    (callbacks.ReduceLROnPlateau, {"patience": 2.5}, TypeError, "patience=2.5"),
+    (callbacks.ReduceLROnPlateau, {"cooldown": None}, TypeError, "cooldown=None"),
+    (callbacks.ReduceLROnPlateau, {"min_lr": "0"}, TypeError, "min_lr='0'"),
+    (callbacks.ReduceLROnPlateau, {"min_lr": float("nan")}, ValueError, "min_lr=nan"),
+    (callbacks.ReduceLROnPlateau, {"factor": -0.5, "min_lr": -1.0}, ValueError, "min_lr=-1.0"),
+    (callbacks.ReduceLROnPlateau, {"min_delta": "1e-4"}, TypeError, "min_delta='1e-4'"),
+    (callbacks.ReduceLROnPlateau, {"monitor": None}, TypeError, "monitor=None"),
+    (callbacks.ReduceLROnPlateau, {"verbose": "1"}, TypeError, "verbose='1'"),
+    (callbacks.EarlyStopping, {"patience": "3"}, TypeError, "patience='3'"),
+    (callbacks.EarlyStopping, {"patience": None}, TypeError, "patience=None"),
+    (callbacks.EarlyStopping, {"min_delta": float("nan")}, ValueError, "min_delta=nan"),
+    (callbacks.EarlyStopping, {"baseline": "0.9"}, TypeError, "baseline='0.9'"),
+    (callbacks.EarlyStopping, {"baseline": float("nan")}, ValueError, "baseline=nan"),
+    (callbacks.EarlyStopping, {"restore_best_weights": "yes"}, TypeError, "restore_best_weights"),
+    (callbacks.EarlyStopping, {"start_from_epoch": 1.0}, TypeError, "start_from_epoch=1.0"),
+    (callbacks.EarlyStopping, {"verbose": 0.5}, TypeError, "verbose=0.5"),
+    (callbacks.EarlyStopping, {"monitor": 3}, TypeError, "monitor=3"),
+    (callbacks.TerminateOnNaN, {"raise_error": "no"}, TypeError, "raise_error='no'"),
+    (callbacks.LearningRateScheduler, {"schedule": 0.1}, TypeError, "schedule=0.1"),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "exc", "match"), _BAD_ARGUMENTS)
+def test_constructor_arguments_are_checked_up_front(
+    cls: type, kwargs: dict, exc: type, match: str
+) -> None:
+    if cls is callbacks.LearningRateScheduler:
+        kwargs = {"schedule": lambda epoch: 0.1, **kwargs}
+    with pytest.raises(exc, match=match):
+        cls(**kwargs)
+
+
+_ACCEPTED_BY_KERAS = [
+    (callbacks.ReduceLROnPlateau, {"factor": 0.0, "patience": -1, "cooldown": -2}),
+    (callbacks.ReduceLROnPlateau, {"factor": -0.5, "min_lr": 0.0, "min_delta": -1e-3}),
+    (callbacks.ReduceLROnPlateau, {"factor": np.float32(0.5), "patience": np.int64(2)}),
+    (callbacks.ReduceLROnPlateau, {"min_lr": -1.0, "verbose": True, "mode": "max"}),
+    (callbacks.EarlyStopping, {"patience": -1, "start_from_epoch": -3, "min_delta": -0.1}),
+    (callbacks.EarlyStopping, {"baseline": 0.5, "min_delta": float("inf"), "mode": "min"}),
+    (callbacks.EarlyStopping, {"restore_best_weights": np.bool_(True), "verbose": 1}),
+    (callbacks.TerminateOnNaN, {"raise_error": True}),
+    (callbacks.LearningRateScheduler, {"schedule": lambda epoch: 0.1, "verbose": 1}),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), _ACCEPTED_BY_KERAS)
+def test_values_keras_accepts_are_accepted(cls: type, kwargs: dict) -> None:
+    cb = cls(**kwargs)
+    for name, value in kwargs.items():
+        if name not in ("min_delta", "mode", "verbose"):
+            assert getattr(cb, name) == value
+
+
+def test_unknown_mode_warns_and_falls_back_to_auto_as_keras() -> None:
+    with pytest.warns(UserWarning, match="mode 'bogus' is unknown"):
+        cb = callbacks.EarlyStopping(mode="bogus")
+    assert cb.mode == "auto"
+
+
+def test_negative_patience_stops_like_zero_as_in_keras() -> None:
+    stopped = []
+    for patience in (0, -1):
+        model = _StubModel()
+        es = callbacks.EarlyStopping(monitor="loss", patience=patience)
+        es.set_model(model)
+        es.on_train_begin()
+        for epoch, loss in enumerate([1.0, 1.0, 1.0]):
+            es.on_epoch_end(epoch, {"loss": loss})
+            if model.stop_training:
+                break
+        stopped.append(es.stopped_epoch)
+    assert stopped[0] == stopped[1] == 1
+
+
+@pytest.mark.tf
+def test_argument_checks_agree_with_keras() -> None:
+    """Keras constructs every callback we accept; where Keras raises at construction, it
+    raises the exception type we raise."""
+    pytest.importorskip("tensorflow")
+    keras = pytest.importorskip("keras")
+    for cls, kwargs in _ACCEPTED_BY_KERAS:
+        getattr(keras.callbacks, cls.__name__)(**kwargs)
+    raised = []
+    for cls, kwargs, exc, _ in _BAD_ARGUMENTS:
+        if cls is callbacks.LearningRateScheduler:
+            continue
+        try:
+            getattr(keras.callbacks, cls.__name__)(**kwargs)
+        except Exception as keras_exc:
+            raised.append((cls.__name__, kwargs, type(keras_exc), exc))
+    assert raised  # factor >= 1.0, factor='0.5', min_delta='1e-4' at least
+    for name, kwargs, keras_type, ours in raised:
+        assert issubclass(keras_type, ours), (name, kwargs, keras_type, ours)

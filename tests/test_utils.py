@@ -16,6 +16,44 @@ def test_to_categorical_by_hand() -> None:
     assert to_categorical(np.zeros((2, 3), int), 4).shape == (2, 3, 4)
 
 
+def test_to_categorical_accepts_what_keras_accepts() -> None:
+    """Integer-valued floats, booleans, unsigned ints, a scalar, empty x with num_classes."""
+    np.testing.assert_array_equal(to_categorical([2.0, 0.0]), to_categorical([2, 0]))
+    np.testing.assert_array_equal(to_categorical(np.array([True, False])), [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(
+        to_categorical(np.array([2], np.uint64), np.int64(3)), [[0, 0, 1]]
+    )
+    np.testing.assert_array_equal(to_categorical(1, 2), [0, 1])
+    assert to_categorical(np.zeros((0,), int), 3).shape == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("x", "num_classes", "exc", "match"),
+    [
+        ([3], 2, ValueError, r"\[0, num_classes=2\)\. Received: x\[0\]=3"),
+        ([0, 1, 2], 2, ValueError, r"Received: x\[2\]=2"),
+        ([[0], [-1]], 3, ValueError, r"Received: x\[1,0\]=-1"),
+        ([-1], None, ValueError, r">= 0\. Received: x\[0\]=-1"),
+        ([1.7, 2.2], None, ValueError, r"integer class ids.*Received: x\[0\]=1\.7"),
+        ([1.0, float("nan")], 3, ValueError, r"Received: x\[1\]=nan"),
+        ([1.0, float("inf")], None, ValueError, r"Received: x\[1\]=inf"),
+        ([0], -2, ValueError, "num_classes=-2"),
+        ([0], 2.0, TypeError, r"num_classes=2\.0"),
+        ([0], "2", TypeError, "num_classes='2'"),
+        ([0], True, TypeError, "num_classes=True"),
+        (["a"], None, TypeError, "Argument `x`.*dtype <U1"),
+        (["1"], 3, TypeError, "Argument `x`.*dtype <U1"),
+        ([1 + 0j], 3, TypeError, "Argument `x`.*dtype complex128"),
+        (None, 3, TypeError, "Argument `x`.*dtype object"),
+        ([[1, 2], [3]], None, ValueError, "Argument `x`"),
+        ([], None, ValueError, "num_classes=None"),
+    ],
+)
+def test_to_categorical_bad_input(x: object, num_classes: object, exc: type, match: str) -> None:
+    with pytest.raises(exc, match=match):
+        to_categorical(x, num_classes)  # type: ignore[arg-type]
+
+
 @pytest.mark.tf
 def test_to_categorical_matches_keras() -> None:
     keras = pytest.importorskip("keras")
@@ -25,6 +63,10 @@ def test_to_categorical_matches_keras() -> None:
         (rng.integers(0, 3, (4, 1)), 5),
         (rng.integers(0, 4, (2, 3)), None),
         ([1, 2, 0], 3),
+        ([1.0, 0.0, 3.0], None),  # integer-valued floats
+        (np.array([[True], [False]]), 3),
+        (np.int64(2), None),
+        ([2, 0], 0),  # Keras's `if not num_classes`: 0 means max(x) + 1
     ]:
         ours = to_categorical(labels, n)
         theirs = keras.utils.to_categorical(labels, n)

@@ -87,6 +87,12 @@ def test_table_prints_keras_and_exact_values(capsys: pytest.CaptureFixture[str])
         ),
         (["table", "ExponentialDecay", "--decay-step", "5"], "no option --decay-step"),
         (["table", "ExponentialDecay", "--steps", "a,b"], "--steps"),
+        (["table", "ExponentialDecay", "--steps", "0:10:0"], "step of a range must not be 0"),
+        (["table", "ExponentialDecay", "--steps", "1:2:3:4"], "start:stop[:step]"),
+        (["table", "ExponentialDecay", "--steps", "9" * 23], "outside the int64 range"),
+        (["table", "ExponentialDecay", "--steps", "0:100000000000"], "at most 10,000,000"),
+        (["plot", "ExponentialDecay", "--steps", "0:10:0", "-o", "x.png"], "must not be 0"),
+        (["plot", "ExponentialDecay", "--steps", "10" * 8, "-o", "x.png"], "at most 10,000,000"),
         (["table", "ExponentialDecay", "--from-config", "/nonexistent.json"], "nonexistent"),
     ],
 )

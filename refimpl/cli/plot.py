@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from refimpl.cli.explain import RunShape, resolve_subjects
-from refimpl.cli.table import parse_steps
+from refimpl.cli.table import MAX_STEPS, parse_steps
 from refimpl.exceptions import ScheduleWarning
 
 __all__ = ["add_parser", "parse_plot_steps", "run"]
@@ -49,6 +49,10 @@ def parse_plot_steps(text: str) -> np.ndarray:
                 f"--steps must be a number of steps (e.g. 5000) or start:stop[:step]. "
                 f"Received: {text!r}"
             ) from None
+        if n > MAX_STEPS:
+            raise ValueError(
+                f"--steps names {n:,} steps; at most {MAX_STEPS:,}. Received: {text!r}"
+            )
         steps = np.arange(n, dtype=np.int64)
     if steps.size < 1 or steps.min() < 0:
         raise ValueError(f"--steps must give at least one step, none negative. Received: {text!r}")

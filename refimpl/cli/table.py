@@ -21,28 +21,51 @@ import numpy as np
 from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES, LearningRateSchedule, deserialize
 from refimpl.testing import ulp_distance
 
-__all__ = ["add_parser", "build_schedule", "parse_steps", "run"]
+__all__ = ["MAX_STEPS", "add_parser", "build_schedule", "parse_steps", "run"]
 
 ALL_SCHEDULES = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
 _LIST_ARGS = {"boundaries", "values"}
 _NESTED = {"LinearWarmup", "SequentialSchedule"}
 
 
+#: The most steps ``--steps`` may name (a range beyond would exhaust the memory).
+MAX_STEPS = 10_000_000
+
+
 def parse_steps(text: str) -> np.ndarray:
     """``"0,937,938"`` or a range ``"0:4690"`` (``start:stop[:step]``) as int64 steps.
 
+    Raises ``ValueError`` (one line, for the command line) for anything else: no
+    integers, a range step of 0, a number outside int64, more than ``MAX_STEPS`` steps.
+
     >>> parse_steps("0,937,938").tolist(), parse_steps("0:10:5").tolist()
     ([0, 937, 938], [0, 5])
+    >>> parse_steps("0:10:0")
+    Traceback (most recent call last):
+    ValueError: --steps: the step of a range must not be 0. Received: '0:10:0'
     """
+    usage = f"--steps must be comma-separated integers or start:stop[:step]. Received: {text!r}"
     try:
-        if ":" in text:
-            parts = [int(p) for p in text.split(":")]
-            return np.arange(*parts, dtype=np.int64)
-        return np.array([int(p) for p in text.split(",") if p.strip()], dtype=np.int64)
+        parts = [int(p) for p in text.split(":" if ":" in text else ",") if p.strip()]
     except ValueError:
+        raise ValueError(usage) from None
+    if ":" in text:
+        if not 2 <= len(parts) <= 3:
+            raise ValueError(usage)
+        if len(parts) == 3 and parts[2] == 0:
+            raise ValueError(f"--steps: the step of a range must not be 0. Received: {text!r}")
+        count = len(range(*parts))
+    else:
+        count = len(parts)
+    if count > MAX_STEPS:
         raise ValueError(
-            f"--steps must be comma-separated integers or start:stop[:step]. Received: {text!r}"
-        ) from None
+            f"--steps names {count:,} steps; at most {MAX_STEPS:,}. Received: {text!r}"
+        )
+    if any(not -(2**63) <= p < 2**63 for p in parts):
+        raise ValueError(f"--steps: a step is outside the int64 range. Received: {text!r}")
+    if ":" in text:
+        return np.arange(*parts, dtype=np.int64)
+    return np.array(parts, dtype=np.int64)
 
 
 def _number(text: str) -> int | float:

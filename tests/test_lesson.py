@@ -1,9 +1,10 @@
 """The lesson's code, run unchanged with ``import refimpl as keras`` on a slice of the data.
 
 Every code cell of ``tutorial-keras-lr-schedules.txt`` that builds, compiles and trains a
-model is reproduced below with only the imports mapped (``tensorflow.keras`` ->
-``refimpl``) and the training data sliced (``X_train[:N]``) and epochs cut to keep the
-test short; the plotting cells call ``lr_schedule(step)`` as the lesson does.
+model, and the cell that prints the optimizer's source with ``inspect``, is reproduced
+below with only the imports mapped (``tensorflow.keras`` -> ``refimpl``) and the training
+data sliced (``X_train[:N]``) and epochs cut to keep the test short; the plotting cells
+call ``lr_schedule(step)`` as the lesson does.
 """
 
 from __future__ import annotations
@@ -56,6 +57,13 @@ grad_descent = keras.optimizers.SGD(learning_rate=lr, decay=lr/epochs)
 model.compile(optimizer=grad_descent, loss="categorical_crossentropy", metrics=["accuracy"])
 model.fit(x=X_train, y=Y_train, batch_size=64, epochs=EPOCHS, validation_data=(X_test,Y_test))
 RESULTS["decay"] = model.history.history
+
+import inspect
+print("====== SGD Source ====================================")
+print(inspect.getsource(keras.optimizers.SGD)[:510])
+print()
+print("====== Decay Learning Rate Method ====================")
+print(inspect.getsource(keras.optimizers.Optimizer._decayed_lr))
 
 from refimpl.optimizers.schedules import ExponentialDecay
 model = create_model() ## Create Model
@@ -123,6 +131,8 @@ def test_lesson_runs_unchanged_with_refimpl_as_keras(capsys: pytest.CaptureFixtu
     exec(compile(LESSON, "tutorial-keras-lr-schedules", "exec"), namespace)
     out = capsys.readouterr().out
     assert "Total params: 130,394" in out
+    assert "class SGD(Optimizer)" in out  # the lesson's inspect cell
+    assert "def _decayed_lr(self" in out
     assert "10/10 " in out  # 640 samples at batch 64: the progress line's step count
     assert set(results) == {
         "constant",

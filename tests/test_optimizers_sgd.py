@@ -210,3 +210,5 @@ def test_legacy_decay_matches_tf_keras_legacy_sgd() -> None:
         kopt.apply_gradients([(tf.constant(g), kvar)])
         oopt.apply([g], [ours])
         np.testing.assert_allclose(ours, kvar.numpy(), rtol=1e-6, atol=1e-7)
+        # The rate of the next update, by the method the lesson prints: the same bits.
+        assert oopt._decayed_lr() == kopt._decayed_lr(tf.float32).numpy()

@@ -1,8 +1,10 @@
-"""Optimizers (``SGD``) and, as in Keras, ``refimpl.optimizers.schedules``."""
+"""Optimizers (``SGD``, their base ``Optimizer``) and, as in Keras,
+``refimpl.optimizers.schedules``."""
 
 from __future__ import annotations
 
 from refimpl.optimizers import schedules
+from refimpl.optimizers.optimizer import Optimizer
 from refimpl.optimizers.sgd import SGD
 
-__all__ = ["SGD", "schedules"]
+__all__ = ["SGD", "Optimizer", "schedules"]

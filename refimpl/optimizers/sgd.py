@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from refimpl.optimizers.optimizer import Optimizer
 from refimpl.schedules import LearningRateSchedule, TimeBasedDecay
 
 __all__ = ["SGD"]
@@ -73,7 +74,7 @@ class _LegacyDecay:
         return f"_LegacyDecay({self.schedule!r}, decay={self.decay!r})"
 
 
-class SGD:
+class SGD(Optimizer):
     """Gradient descent (with momentum), as ``keras.optimizers.SGD``.
 
     Args:

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from refimpl.utils import get_rng
+
 __all__ = [
     "Conv2D",
     "Dense",
@@ -43,6 +45,10 @@ __all__ = [
     "Layer",
     "Workspace",
     "glorot_uniform",
+    "relu_backward",
+    "relu_forward",
+    "softmax",
+    "softmax_backward",
 ]
 
 _ACTIVATIONS = ("linear", "relu", "softmax")
@@ -130,22 +136,32 @@ def _check_input_shape(input_shape: Any) -> tuple[int, ...] | None:
 
 
 def relu_forward(z: np.ndarray) -> np.ndarray:
-    """``y = max(z, 0)``, in place; returns ``z``."""
+    """``y = max(z, 0)`` elementwise, in place: returns ``z`` itself (any shape).
+
+    >>> relu_forward(np.array([-1.0, 0.0, 2.0], np.float32))
+    array([0., 0., 2.], dtype=float32)
+    """
     return np.maximum(z, 0, out=z)
 
 
 def relu_backward(dy: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """``dL/dz = dL/dy * [y > 0]`` (ReLU's derivative at 0 is 0, as in TensorFlow), in place.
 
-    ``mask`` is an optional reusable bool buffer of ``y``'s shape (a multiply by a bool
-    mask is ~10x faster than ``np.copyto(..., where=...)``).
+    ``dy`` and ``y = relu_forward(z)`` have the same (any) shape; ``dy`` is overwritten
+    and returned.  ``mask`` is an optional reusable bool buffer of that shape (a multiply
+    by a bool mask is ~10x faster than ``np.copyto(..., where=...)``).
+
+    >>> relu_backward(np.array([5.0, 5.0], np.float32), np.array([0.0, 2.0], np.float32))
+    array([0., 5.], dtype=float32)
     """
     mask = np.greater(y, 0, out=mask)
     return np.multiply(dy, mask, out=dy)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Softmax over the last axis, ``exp(z - max z) / sum(exp(z - max z))``, float32.
+    """Softmax over the last axis, ``exp(z - max z) / sum(exp(z - max z))``.
+
+    ``z`` has shape ``(..., classes)``; returns a new array of the same shape and dtype.
 
     >>> softmax(np.array([[0.0, 0.0]], np.float32))
     array([[0.5, 0.5]], dtype=float32)
@@ -156,7 +172,14 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def softmax_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``dL/dz = y * (dL/dy - sum(dL/dy * y))`` for ``y = softmax(z)`` (last axis)."""
+    """``dL/dz = y * (dL/dy - sum(dL/dy * y))`` for ``y = softmax(z)`` (last axis).
+
+    ``dy`` and ``y`` have shape ``(..., classes)``; returns a new array of that shape.
+
+    >>> y = softmax(np.array([[0.0, 0.0]]))
+    >>> softmax_backward(np.array([[1.0, -1.0]]), y)
+    array([[ 0.5, -0.5]])
+    """
     return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
 
 
@@ -299,10 +322,16 @@ class Layer:
         per-batch copies so that later direct calls use the live weights."""
 
     def __call__(self, x: Any) -> np.ndarray:
-        """Inference on a batch: ``layer(x)`` (builds the layer on first use)."""
+        """Inference on a batch: ``layer(x)``, ``x`` of shape ``(batch, *input_shape)``.
+
+        On first use the layer is built for ``x.shape[1:]``, drawing its initial weights
+        from :func:`refimpl.utils.get_rng` -- the generator ``Sequential`` builds from --
+        so after :func:`refimpl.utils.set_random_seed` they are reproducible.  Returns a
+        new array of shape ``(batch, *output_shape)``.
+        """
         x = np.asarray(x, np.float32)
         if not self.built:
-            self.build(x.shape[1:], np.random.default_rng())
+            self.build(x.shape[1:], get_rng())
         return self.forward(x, Workspace()).copy()
 
     def _apply_activation(self, z: np.ndarray, ws: Workspace) -> np.ndarray:

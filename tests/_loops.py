@@ -3,18 +3,31 @@
 Each function spells out the definition with explicit Python loops over samples,
 output pixels, kernel offsets and channels, so that a vectorisation bug cannot hide
 in a shared helper.  Shapes as in :mod:`refimpl.layers` (NHWC data, HWIO kernels).
+The activations' twins work on pre-activations ``z`` of any shape ``(..., classes)``
+(softmax over the last axis); ``activation_loop``/``activation_backward_loop`` pick one
+by the layers' activation name.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
+    "activation_backward_loop",
+    "activation_loop",
     "conv2d_backward_loop",
     "conv2d_forward_loop",
     "dense_backward_loop",
     "dense_forward_loop",
+    "flatten_backward_loop",
+    "flatten_forward_loop",
+    "relu_backward_loop",
+    "relu_loop",
     "same_padding",
+    "softmax_backward_loop",
+    "softmax_loop",
 ]
 
 
@@ -122,3 +135,105 @@ def dense_backward_loop(x, kernel, dz):  # type: ignore[no-untyped-def]
                 dk[i, o] += x[b, i] * g
                 dx[b, i] += float(kernel[i, o]) * g
     return dk, db, dx
+
+
+def flatten_forward_loop(x):  # type: ignore[no-untyped-def]
+    """``out[b, k]`` with ``k`` the C-order (row-major) position of ``x[b, i1, i2, ...]``:
+    ``k = (...((i1 * d2 + i2) * d3 + i3)...)``."""
+    x = np.asarray(x, np.float64)
+    dims = x.shape[1:]
+    out = np.zeros((x.shape[0], math.prod(dims)))
+    for b in range(x.shape[0]):
+        for idx in np.ndindex(*dims):
+            k = 0
+            for i, d in zip(idx, dims):
+                k = k * d + i
+            pixel = (b, *idx)
+            out[b, k] = x[pixel]
+    return out
+
+
+def flatten_backward_loop(dy, x_shape):  # type: ignore[no-untyped-def]
+    """``dL/dx[b, i1, i2, ...] = dL/dy[b, k]`` for the same ``k`` as the forward twin."""
+    dy = np.asarray(dy, np.float64)
+    dims = tuple(x_shape[1:])
+    dx = np.zeros(tuple(x_shape))
+    for b in range(x_shape[0]):
+        for idx in np.ndindex(*dims):
+            k = 0
+            for i, d in zip(idx, dims):
+                k = k * d + i
+            pixel = (b, *idx)
+            dx[pixel] = dy[b, k]
+    return dx
+
+
+def relu_loop(z):  # type: ignore[no-untyped-def]
+    """``y = z`` where ``z > 0``, else ``0``."""
+    z = np.asarray(z, np.float64)
+    y = np.zeros_like(z)
+    for idx in np.ndindex(*z.shape):
+        if z[idx] > 0:
+            y[idx] = z[idx]
+    return y
+
+
+def relu_backward_loop(dy, z):  # type: ignore[no-untyped-def]
+    """``dL/dz = dL/dy`` where ``z > 0``, else ``0`` (derivative 0 at 0, as TensorFlow)."""
+    z = np.asarray(z, np.float64)
+    dz = np.zeros_like(z)
+    for idx in np.ndindex(*z.shape):
+        if z[idx] > 0:
+            dz[idx] = dy[idx]
+    return dz
+
+
+def softmax_loop(z):  # type: ignore[no-untyped-def]
+    """``s_i = exp(z_i - m) / sum_j exp(z_j - m)`` over the last axis, ``m = max_j z_j``."""
+    z = np.asarray(z, np.float64)
+    s = np.zeros_like(z)
+    for row in np.ndindex(*z.shape[:-1]):
+        m = max(float(v) for v in z[row])
+        e = [math.exp(float(v) - m) for v in z[row]]
+        total = sum(e)
+        for i, ei in enumerate(e):
+            at = (*row, i)
+            s[at] = ei / total
+    return s
+
+
+def softmax_backward_loop(dy, s):  # type: ignore[no-untyped-def]
+    """``dL/dz_i = sum_j dL/dy_j * ds_j/dz_i`` with the Jacobian
+    ``ds_j/dz_i = s_j * ([i == j] - s_i)`` written out, over the last axis."""
+    s = np.asarray(s, np.float64)
+    dz = np.zeros_like(s)
+    classes = s.shape[-1]
+    for row in np.ndindex(*s.shape[:-1]):
+        for i in range(classes):
+            at_i, acc = (*row, i), 0.0
+            for j in range(classes):
+                at_j = (*row, j)
+                jac = s[at_j] * ((1.0 if i == j else 0.0) - s[at_i])
+                acc += float(dy[at_j]) * jac
+            dz[at_i] = acc
+    return dz
+
+
+def activation_loop(z, activation):  # type: ignore[no-untyped-def]
+    """``y = activation(z)`` for ``"linear"``, ``"relu"`` or ``"softmax"``."""
+    if activation == "relu":
+        return relu_loop(z)
+    if activation == "softmax":
+        return softmax_loop(z)
+    assert activation == "linear", activation
+    return np.array(z, np.float64)
+
+
+def activation_backward_loop(dy, z, activation):  # type: ignore[no-untyped-def]
+    """``dL/dz`` for ``dL/dy`` and the pre-activation ``z``."""
+    if activation == "relu":
+        return relu_backward_loop(dy, z)
+    if activation == "softmax":
+        return softmax_backward_loop(dy, softmax_loop(z))
+    assert activation == "linear", activation
+    return np.array(dy, np.float64)

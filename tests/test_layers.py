@@ -1,10 +1,11 @@
-"""Layers: vectorised passes against loop twins and finite differences; init; arguments."""
+"""Layers: vectorised passes against loop twins and finite differences; init (seeded); arguments."""
 
 from __future__ import annotations
 
 import importlib.util
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -148,48 +149,384 @@ def test_dense_deferred_weight_gradient_equals_the_immediate_one() -> None:
     )
 
 
-@pytest.mark.parametrize("activation", ["linear", "relu", "softmax"])
-def test_finite_difference_gradients(activation: str) -> None:
-    """``L = sum(r * y)`` for a fixed random ``r``: analytic vs central differences
-    (float64 loss over float32 passes; ``eps`` large enough for float32 rounding)."""
-    rng = np.random.default_rng(7)
-    conv = layers.Conv2D(3, (3, 3), padding="same", activation="relu")
+# --- every variant: loop twin and central differences, on exactly representable data ----
+#
+# Each vectorised pass is checked against its loop twin (tests/_loops.py, float64) and
+# against central differences of the scalar loss ``L = sum(r * y)`` for a fixed random
+# ``r``.  The layers compute in float32 only (weights and buffers are float32), so rather
+# than guess a tolerance for float32 rounding the data sit on coarse dyadic grids: ``x``
+# and ``r`` are multiples of 2**-3 in [-1, 1], kernels multiples of 2**-6 in [-1/2, 1/2],
+# biases odd multiples of 2**-10, and steps ``h`` powers of two.  Every product and
+# partial sum of a pre-activation -- at the base point and with one entry moved by
+# ``+-h`` -- is then a multiple of a known ``q`` far below ``2**24 * q`` in magnitude
+# (asserted by ``_assert_exact``), so float32 computes it exactly in any summation order;
+# the same holds for the gradients and for the float64 loss.  Hence for "linear" and
+# "relu" (``h`` too small to cross a ReLU kink, also asserted) the loss is exactly linear
+# along each step, and the layer, its loop twin and the central differences agree
+# *exactly*: zero tolerance.  For "softmax" the only rounding is float32's exp, sum and
+# divide; ``_Softmax`` derives the tolerance from float32's epsilon, ``h`` and the data.
+
+EPS32 = float(np.finfo(np.float32).eps)
+EPS64 = float(np.finfo(np.float64).eps)
+X_STEP, X_MAX = 2.0**-3, 1.0  # inputs
+R_STEP, R_MAX = 2.0**-3, 1.0  # the loss's weights r = dL/dy
+K_STEP, K_MAX = 2.0**-6, 0.5  # kernels
+B_STEP, B_MAX = 2.0**-10, 0.5  # biases: odd multiples, so with x * kernel on 2**-9, z != 0
+H_EXACT = 2.0**-12  # linear and relu (_draw keeps z farther than a step from the kink)
+ACTIVATIONS = ("linear", "relu", "softmax")
+
+CONV_INPUT = (2, 6, 5, 2)  # (n, H, W, C)
+CONV_FILTERS = 3
+# Kernels are non-square, so mixing up the two axes shows; (4, 2) pads "same" unevenly
+# on both axes at stride 1 ((1, 2) rows, (0, 1) columns), (3, 2) evenly on one.
+CONV_GEOMETRIES = [
+    (padding, strides, kernel)
+    for padding in ("same", "valid")
+    for strides in ((1, 1), (2, 2))
+    for kernel in ((3, 2), (4, 2))
+]
+CONV_VARIANTS = [
+    pytest.param(
+        padding,
+        strides,
+        kernel,
+        use_bias,
+        activation,
+        id=f"{padding}-stride{strides[0]}-k{kernel[0]}x{kernel[1]}-"
+        f"{'bias' if use_bias else 'nobias'}-{activation}",
+    )
+    for padding, strides, kernel in CONV_GEOMETRIES
+    for use_bias in (True, False)
+    for activation in ACTIVATIONS
+]
+DENSE_INPUT, DENSE_UNITS = (3, 7), 4
+DENSE_VARIANTS = [
+    pytest.param(use_bias, activation, id=f"{'bias' if use_bias else 'nobias'}-{activation}")
+    for use_bias in (True, False)
+    for activation in ACTIVATIONS
+]
+
+
+def _grid(
+    rng: np.random.Generator, shape: tuple[int, ...], step: float, limit: float, odd: bool = False
+) -> np.ndarray:
+    """float32 multiples of ``step`` in ``[-limit, limit]`` (odd multiples if ``odd``)."""
+    k = round(limit / step)
+    m = (
+        2 * rng.integers(-(k // 2), k // 2, size=shape) + 1
+        if odd
+        else rng.integers(-k, k + 1, size=shape)
+    )
+    return (m * step).astype(np.float32)
+
+
+def _fan(layer: layers.Layer) -> tuple[int, int]:
+    """``(terms, back_terms)``: products summed into one pre-activation, and (a bound on)
+    the additions into one entry of ``dL/dx`` (col2im's scatter included)."""
+    if isinstance(layer, layers.Conv2D):
+        kh, kw = layer.kernel_size
+        return kh * kw * layer.kernel.shape[2], kh * kw * (layer.filters + 1)
+    assert isinstance(layer, layers.Dense)
+    return layer.kernel.shape[0], layer.units
+
+
+def _assert_exact(layer: layers.Layer, n_out: int, rows: int, h: float) -> None:
+    """Every value computed with ``x``, kernel or bias moved by ``+-h`` is exact.
+
+    A sum of multiples of ``q`` (a power of two) smaller than ``2**24 * q`` in magnitude
+    is exact in float32 in any order (``2**53 * q`` in float64).  The factor 2 keeps the
+    differences ``z - max(z)`` of softmax exact too.
+    """
+    terms, back_terms = _fan(layer)
+    q = min(min(X_STEP, h) * K_STEP, X_STEP * min(K_STEP, h))  # x * kernel, one moved
+    z_max = terms * (X_MAX + h) * (K_MAX + h)
+    if getattr(layer, "use_bias", False):
+        q, z_max = min(q, B_STEP, h), z_max + B_MAX + h
+    assert 2 * z_max < 2**24 * q  # pre-activations, forward
+    assert n_out * R_MAX * z_max < 2**53 * R_STEP * q  # the float64 loss sum(r * y)
+    assert rows * X_MAX * R_MAX < 2**24 * X_STEP * R_STEP  # dL/dkernel = sum x * dL/dz
+    assert back_terms * K_MAX * R_MAX < 2**24 * K_STEP * R_STEP  # dL/dx = sum kernel * dL/dz
+
+
+def _draw(
+    layer: layers.Layer, x_shape: tuple[int, ...], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid weights for the built ``layer`` (set in place) and grid ``(x, r)``.
+
+    For ReLU, draws again until every pre-activation is farther from the kink than one
+    step can move it: ``h * max(|x|, |kernel|, 1)`` (the coefficients of the step).
+    """
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        weights = [_grid(rng, layer.weights[0].shape, K_STEP, K_MAX)]
+        if len(layer.weights) == 2:
+            weights.append(_grid(rng, layer.weights[1].shape, B_STEP, B_MAX, odd=True))
+        layer.set_weights(weights)
+        x = _grid(rng, x_shape, X_STEP, X_MAX)
+        z = layer.forward(x, Workspace(), logits=True)
+        if layer.activation != "relu" or np.abs(z).min() > H_EXACT * max(X_MAX, K_MAX, 1.0):
+            return x, _grid(rng, z.shape, R_STEP, R_MAX)
+    raise AssertionError("no draw keeps the ReLU pre-activations off the kink")
+
+
+def _conv_case(
+    padding: str,
+    strides: tuple[int, int],
+    kernel: tuple[int, int],
+    use_bias: bool,
+    activation: str,
+) -> tuple[layers.Conv2D, np.ndarray, np.ndarray]:
+    layer = layers.Conv2D(
+        CONV_FILTERS, kernel, strides, padding, activation=activation, use_bias=use_bias
+    )
+    layer.build(CONV_INPUT[1:], np.random.default_rng(0))
+    seed = 100 * CONV_GEOMETRIES.index((padding, strides, kernel)) + 10 * use_bias
+    seed += ACTIVATIONS.index(activation)
+    return (layer, *_draw(layer, CONV_INPUT, seed))
+
+
+def _dense_case(use_bias: bool, activation: str) -> tuple[layers.Dense, np.ndarray, np.ndarray]:
+    layer = layers.Dense(DENSE_UNITS, activation=activation, use_bias=use_bias)
+    layer.build(DENSE_INPUT[1:], np.random.default_rng(0))
+    return (layer, *_draw(layer, DENSE_INPUT, 10 * use_bias + ACTIVATIONS.index(activation)))
+
+
+def _vectorised(
+    layer: layers.Layer, x: np.ndarray, r: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+    """The layer's own ``(y, [dL/dkernel, (dL/dbias)], dL/dx)`` for ``L = sum(r * y)``."""
+    ws = Workspace()
+    y = layer.forward(x, ws).copy()
+    grads = [np.zeros_like(w) for w in layer.weights]
+    dx = layer.backward(r.copy(), ws, grads, need_dx=True)
+    assert dx is not None
+    return y, grads, dx.copy()
+
+
+def _twin_forward(layer: layers.Layer, x: np.ndarray) -> np.ndarray:
+    """Pre-activation ``z`` from the loop twin (float64)."""
+    bias = layer.weights[1] if len(layer.weights) == 2 else None
+    if isinstance(layer, layers.Conv2D):
+        return loops.conv2d_forward_loop(x, layer.kernel, bias, layer.strides, layer.padding)
+    return loops.dense_forward_loop(x, layer.weights[0], bias)
+
+
+def _twin_backward(
+    layer: layers.Layer, x: np.ndarray, kernel: np.ndarray, dz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dL/dkernel, dL/dbias, dL/dx)`` from the loop twin for ``dL/dz``."""
+    if isinstance(layer, layers.Conv2D):
+        return loops.conv2d_backward_loop(x, kernel, dz, layer.strides, layer.padding)
+    return loops.dense_backward_loop(x, kernel, dz)
+
+
+class _Softmax:
+    """Error bounds of a float32 softmax layer against exact math, on the grid data.
+
+    The pre-activations are exact (see above), so errors come from softmax alone.
+    NumPy's float32 ``exp`` is within a few ulp (its SIMD version documents 2.52; we
+    allow 4, a relative ``4 eps``); the row sum of ``F`` terms adds ``(F - 1) eps / 2``
+    and the division ``eps / 2``, so ``|y - s| <= c_fwd * eps * s`` with
+    ``c_fwd = F + 10 >= 8 + F / 2``.  ``softmax_backward`` then computes
+    ``dz = y * (dy - sum(dy * y))`` within ``c_bwd * eps * max|r| * s`` with
+    ``c_bwd = 3 c_fwd + F + 2``, and each gradient entry, a sum of at most ``N`` products
+    ``a * dz`` with ``|dz| <= 2 max|r| s``, within ``sum |a| * w`` where
+    ``w = (c_bwd + 2 N + 1) * eps * max|r| * s``: the loop twin run on ``|x|``,
+    ``|kernel|`` and ``w`` adds exactly these sums up.
+    """
+
+    def __init__(self, layer: layers.Layer, x: np.ndarray, r: np.ndarray) -> None:
+        self.s = loops.softmax_loop(_twin_forward(layer, x))
+        self.classes = self.s.shape[-1]
+        self.rows = self.s.size // self.classes
+        self.r_max = float(np.abs(r).max())
+        self.c_fwd = self.classes + 10
+        c_bwd = 3 * self.c_fwd + self.classes + 2
+        n_sum = max(self.rows, _fan(layer)[1])
+        w = (c_bwd + 2 * n_sum + 1) * EPS32 * self.r_max * self.s
+        dk, db, dx = _twin_backward(layer, np.abs(x), np.abs(layer.weights[0]), w)
+        self.grad_error = {"kernel": dk, "bias": db, "x": dx}
+
+    def forward_error(self) -> np.ndarray:
+        """Bound on ``|y - s|``, elementwise."""
+        return self.c_fwd * EPS32 * self.s
+
+    def central_difference_error(self, n_out: int, h: float, rows: int, rho: float) -> float:
+        """Bound on ``|(L(t + h) - L(t - h)) / 2h - L'(t)|`` in float32 arithmetic.
+
+        Rounding: each loss is within ``(c_fwd eps + n_out eps64) max|r| * rows`` of the
+        exact one (``sum s = 1`` per row; ``n_out eps64`` for the float64 sum), so the
+        quotient within that over ``h``.  Truncation: ``h**2 / 6 * max|L'''|``; along a
+        step that moves a row's logits by ``t * a``, ``d^3/dt^3 sum r * softmax`` is the
+        joint cumulant ``kappa(r, a, a, a)`` under ``s``, at most ``4 rho_r rho_a**3`` for
+        ranges ``rho_r <= 2 max|r|`` and ``rho_a = rho``; ``rows`` rows move.
+        """
+        rounding = (self.c_fwd * EPS32 + n_out * EPS64) * self.r_max * self.rows / h
+        truncation = h**2 / 6 * rows * 4 * (2 * self.r_max) * rho**3
+        return rounding + truncation
+
+    def step(self, n_out: int, rows: int, rho: float) -> float:
+        """The power of two nearest the ``h`` minimising :meth:`central_difference_error`
+        (``A / h + B h**2`` is least at ``(A / 2B)**(1/3)``), within ``[2**-10, 2**-3]``."""
+        a = (self.c_fwd * EPS32 + n_out * EPS64) * self.r_max * self.rows
+        b = rows * 4 * (2 * self.r_max) * rho**3 / 6
+        return 2.0 ** min(-3, max(-10, round(math.log2((a / (2 * b)) ** (1 / 3)))))
+
+
+def _central_differences(
+    layer: layers.Layer, x: np.ndarray, r: np.ndarray, target: np.ndarray, h: float
+) -> np.ndarray:
+    """``(L(t + h) - L(t - h)) / 2h`` for every entry ``t`` of ``target`` (``x`` or a
+    weight, moved in place and restored), ``L = sum(r * y)`` summed in float64."""
+    _assert_exact(layer, r.size, r.size // r.shape[-1], h)
+    r64 = r.astype(np.float64)
+    ws = Workspace()
+    fd = np.empty(target.shape)
+    for idx in np.ndindex(*target.shape):
+        old = float(target[idx])
+        up_down = []
+        for t in (old + h, old - h):
+            target[idx] = t
+            assert float(target[idx]) == t  # the step is exact
+            up_down.append(float(np.sum(r64 * layer.forward(x, ws))))
+        target[idx] = old
+        fd[idx] = (up_down[0] - up_down[1]) / (2 * h)
+    return fd
+
+
+def _rows_moved(layer: layers.Layer, rows: int) -> dict[str, tuple[int, float]]:
+    """Per target: how many output rows one step moves, and the range of the logit change
+    per unit step within a row (``rho_a``: a kernel entry moves one logit by ``x``, an
+    input entry moves a row's logits by ``kernel[u, v, c, :]``, a bias entry by 1)."""
+    x_rows = math.prod(layer.kernel_size) if isinstance(layer, layers.Conv2D) else 1
+    k_range = 2 * float(np.abs(layer.weights[0]).max())
+    return {"kernel": (rows, X_MAX), "bias": (rows, 1.0), "x": (x_rows, k_range)}
+
+
+def _check_loop_twin(layer: layers.Layer, x: np.ndarray, r: np.ndarray) -> None:
+    _assert_exact(layer, r.size, r.size // r.shape[-1], H_EXACT)  # covers the base point
+    y, grads, dx = _vectorised(layer, x, r)
+    z = _twin_forward(layer, x)
+    y_want = loops.activation_loop(z, layer.activation)
+    dz = loops.activation_backward_loop(r, z, layer.activation)
+    dk, db, dx_want = _twin_backward(layer, x, layer.weights[0], dz)
+    got = {"y": y, "kernel": grads[0], "x": dx}
+    want = {"y": y_want, "kernel": dk, "x": dx_want}
+    if len(grads) == 2:
+        got["bias"], want["bias"] = grads[1], db
+    assert y.shape == y_want.shape == (x.shape[0], *layer.compute_output_shape(x.shape[1:]))
+    if layer.activation == "softmax":
+        bounds = _Softmax(layer, x, r)
+        bound = {"y": bounds.forward_error(), **bounds.grad_error}
+        for key in got:
+            assert np.all(np.abs(got[key] - want[key]) <= bound[key]), key
+    else:  # exact arithmetic: equal
+        for key in got:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
+def _check_central_differences(layer: layers.Layer, x: np.ndarray, r: np.ndarray) -> None:
+    _, grads, dx = _vectorised(layer, x, r)
+    targets = {"kernel": (layer.weights[0], grads[0]), "x": (x, dx)}
+    if len(grads) == 2:
+        targets["bias"] = (layer.weights[1], grads[1])
+    bounds = _Softmax(layer, x, r) if layer.activation == "softmax" else None
+    moved = _rows_moved(layer, r.size // r.shape[-1])
+    for key, (target, grad) in targets.items():
+        if bounds is None:  # exact arithmetic: equal
+            fd = _central_differences(layer, x, r, target, H_EXACT)
+            np.testing.assert_array_equal(grad, fd, err_msg=key)
+        else:
+            h = bounds.step(r.size, *moved[key])
+            fd = _central_differences(layer, x, r, target, h)
+            tol = bounds.central_difference_error(r.size, h, *moved[key]) + bounds.grad_error[key]
+            assert np.all(np.abs(grad - fd) <= tol), (key, np.abs(grad - fd).max(), tol.max())
+            # The bound must be tight enough to catch a wrong gradient.
+            assert tol.max() < 0.05 * np.abs(fd).max(), (key, tol.max(), np.abs(fd).max())
+        assert np.abs(fd).max() > 0, key  # not vacuous (e.g. every ReLU closed)
+
+
+#: Each variant is checked twice: against its slow loop twin, and -- input
+#: (``need_dx=True``: im2col at stride 1, col2im at stride 2), weight and bias
+#: gradients -- against central differences of ``sum(r * y)``.
+CHECKS = pytest.mark.parametrize(
+    "check", [_check_loop_twin, _check_central_differences], ids=["loop_twin", "central_diff"]
+)
+
+
+@CHECKS
+@pytest.mark.parametrize(("padding", "strides", "kernel", "use_bias", "activation"), CONV_VARIANTS)
+def test_conv2d_variant(
+    check: Any,
+    padding: str,
+    strides: tuple[int, int],
+    kernel: tuple[int, int],
+    use_bias: bool,
+    activation: str,
+) -> None:
+    check(*_conv_case(padding, strides, kernel, use_bias, activation))
+
+
+@CHECKS
+@pytest.mark.parametrize(("use_bias", "activation"), DENSE_VARIANTS)
+def test_dense_variant(check: Any, use_bias: bool, activation: str) -> None:
+    check(*_dense_case(use_bias, activation))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 2, 4), (3, 5), (1, 2, 3, 1, 2)])
+def test_flatten_equals_the_loop_twin_and_central_differences(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(shape))
     flat = layers.Flatten()
-    dense = layers.Dense(4, activation=activation)
-    conv.build((5, 5, 2), rng)
-    flat.build((5, 5, 3), rng)
-    dense.build((75,), rng)
-    conv.bias[...] = 0.1
-    x = rng.standard_normal((2, 5, 5, 2)).astype(np.float32)
-    r = rng.standard_normal((2, 4))
+    flat.build(shape[1:], rng)
+    x = _grid(rng, shape, X_STEP, X_MAX)
+    ws = Workspace()
+    y = flat.forward(x, ws).copy()
+    np.testing.assert_array_equal(y, loops.flatten_forward_loop(x))
+    r = _grid(rng, y.shape, R_STEP, R_MAX)
+    dx = flat.backward(r.copy(), ws, [], need_dx=True)
+    assert dx is not None
+    np.testing.assert_array_equal(dx, loops.flatten_backward_loop(r, x.shape))
+    # Central differences, exact on the grid (sums of at most r.size terms of 2**-15).
+    h, r64, fd = H_EXACT, r.astype(np.float64), np.empty(x.shape)
+    for idx in np.ndindex(*x.shape):
+        old = float(x[idx])
+        x[idx] = old + h
+        up = float(np.sum(r64 * flat.forward(x, Workspace())))
+        x[idx] = old - h
+        down = float(np.sum(r64 * flat.forward(x, Workspace())))
+        x[idx] = old
+        fd[idx] = (up - down) / (2 * h)
+    np.testing.assert_array_equal(dx, fd)
+    assert flat.backward(r.copy(), ws, [], need_dx=False) is None
 
-    def loss() -> float:
-        ws = [Workspace(), Workspace(), Workspace()]
-        y = dense.forward(flat.forward(conv.forward(x, ws[0]), ws[1]), ws[2])
-        return float((r * y.astype(np.float64)).sum())
 
-    wss = [Workspace(), Workspace(), Workspace()]
-    dense.forward(flat.forward(conv.forward(x, wss[0]), wss[1]), wss[2])
-    g_conv = [np.zeros_like(w) for w in conv.weights]
-    g_dense = [np.zeros_like(w) for w in dense.weights]
-    d = dense.backward(r.astype(np.float32), wss[2], g_dense)
-    assert d is not None
-    d = flat.backward(d, wss[1], [])
-    assert d is not None
-    conv.backward(d, wss[0], g_conv, need_dx=False)
+@pytest.mark.parametrize(
+    ("factory", "x_shape"),
+    [
+        (lambda **kw: layers.Dense(3, **kw), (2, 5)),
+        (lambda **kw: layers.Conv2D(2, 3, padding="same", **kw), (2, 4, 4, 1)),
+    ],
+    ids=["Dense", "Conv2D"],
+)
+def test_calling_an_unbuilt_layer_draws_from_the_seeded_generator(factory, x_shape) -> None:  # type: ignore[no-untyped-def]
+    """``layer(x)`` builds from :func:`refimpl.utils.get_rng`, as ``Sequential`` does."""
+    from refimpl.models import Sequential
+    from refimpl.utils import set_random_seed
 
-    eps = 1e-3
-    for weights, grads in ((conv.weights, g_conv), (dense.weights, g_dense)):
-        for w, g in zip(weights, grads, strict=True):
-            for idx in list(np.ndindex(w.shape))[:: max(1, w.size // 12)]:
-                old = w[idx]
-                w[idx] = old + eps
-                up = loss()
-                w[idx] = old - eps
-                down = loss()
-                w[idx] = old
-                fd = (up - down) / (2 * eps)
-                assert g[idx] == pytest.approx(fd, rel=2e-2, abs=2e-3), (idx, g[idx], fd)
+    x = np.ones(x_shape, np.float32)
+
+    def called(seed: int) -> np.ndarray:
+        set_random_seed(seed)
+        layer = factory()
+        layer(x)
+        return layer.get_weights()[0]
+
+    first = called(0)
+    np.testing.assert_array_equal(called(0), first)
+    assert not np.array_equal(called(1), first)
+    set_random_seed(0)
+    model = Sequential([factory(input_shape=x_shape[1:])])
+    np.testing.assert_array_equal(model.layers[0].get_weights()[0], first)
 
 
 def test_glorot_uniform_limits_and_seeded_determinism() -> None:

@@ -341,15 +341,30 @@ def _children(name: str, config: dict[str, Any]) -> list[tuple[str, dict[str, An
 def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Callable[[Any], Any]]:
     """refimpl's documented accuracy against TensorFlow's eager scalar call.
 
-    Returns ``(ulps, atol)``: a value is within bounds when it is at most ``ulps`` ulp
-    from TensorFlow's, or within ``atol(steps)`` absolutely.  ``ulps`` is 0 for the
-    formulas without transcendental functions, else 2; ``atol`` is one ulp of
-    the transcendental intermediate times the formula's derivative with respect to it
-    (0 where nothing is scaled).  Composite schedules take the loosest of their children.
+    Returns ``(ulps, atol)`` for :func:`assert_schedules_match`: a value is within
+    bounds when it is at most ``ulps`` ulp from TensorFlow's, or within ``atol(steps)``
+    plus ``ulps`` ulp of it.  ``ulps`` is 0 for the formulas without transcendental
+    functions, else 2 (the rounding of the result); ``atol`` is the propagated error of
+    a transcendental intermediate (0 where there is none).
+
+    Derivation (``u`` is half the dtype's epsilon, ``2**-24`` in float32): TensorFlow's
+    ``cos``/``exp``/``pow``/``log`` are within one ulp of refimpl's correctly rounded
+    ones, and one ulp of a value ``v`` is at most ``2u * |v|``.  Both then run the
+    same operations on values that differ: a product by a common factor scales the
+    difference, and rounding two values within ``d`` of each other, both at most ``M``
+    in size, leaves them within ``d + 2u * M`` (one ulp of ``M`` more).  So for the
+    cosine schedules, from ``|cos' - cos| <= u``: ``1 + cos`` is within ``5u`` (it
+    rounds on ``[0, 2]``), ``0.5 * (1 + cos)`` within ``2.5u``, and each later
+    product and sum adds its own rounding, up to the factor the result is multiplied
+    by last (the learning rate), whose own rounding is the ``ulps``.  Composite
+    schedules take the loosest of their children.
 
     >>> ulps, atol = tolerance("InverseTimeDecay", {"initial_learning_rate": 0.1}, "float32")
     >>> ulps, float(atol(np.array([10]))[0])
     (0, 0.0)
+    >>> ulps, atol = tolerance("CosineDecay", {"initial_learning_rate": 1.0}, "float32")
+    >>> ulps, float(atol(np.array([10]))[0] / 2**-24)  # 2.5u + 2u (product) + 2u (sum)
+    (2, 6.5)
     """
     children = _children(name, config)
     if children:
@@ -364,10 +379,23 @@ def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Calla
     def const(value: float) -> Callable[[Any], Any]:
         return lambda s: np.full(np.shape(s), value)
 
+    def rounded(d: Any, size: Any) -> Any:
+        """Two values within ``d``, both at most ``size``, after rounding each."""
+        return d + 2 * u * size
+
+    half_one_plus_cos = rounded(u, 2.0) / 2  # 0.5 * (1 + cos): 2.5u
     if name == "CosineDecay":
+        # lr * ((1 - alpha) * half_one_plus_cos + alpha); warmup_target replaces lr.
         peak = lr if config.get("warmup_target") is None else abs(float(config["warmup_target"]))
-        return ulps, const(peak * abs(1 - float(config.get("alpha", 0.0))) / 2 * u)
+        a = float(config.get("alpha", 0.0))
+        scaled = rounded(abs(1 - a) * half_one_plus_cos, abs(1 - a))
+        return ulps, const(peak * rounded(scaled, abs(1 - a) + abs(a)))
     if name == "CosineDecayRestarts":
+        # Past the first period (t_mul != 1) the fraction of the period is
+        # f' = (f - (1 - t_i) / (1 - t_mul)) / t_i with t_i = t_mul ** i (one ulp of pow
+        # apart; f itself and the index i are the same in both); then
+        # lr * ((1 - alpha) * (0.5 * m_fac * (1 + cos(pi * f'))) + alpha), where
+        # m_fac = m_mul ** i is one ulp of pow apart too.
         t, m = float(config.get("t_mul", 2.0)), float(config.get("m_mul", 1.0))
         a, first = float(config.get("alpha", 0.0)), float(config["first_decay_steps"])
 
@@ -375,18 +403,30 @@ def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Calla
             f = np.asarray(s, np.float64) / first
             with np.errstate(all="ignore"):
                 i = np.floor(f) if t == 1.0 else np.floor(np.log1p(f * (t - 1)) / math.log(t))
-                m_fac = np.maximum(np.nan_to_num(m**i, nan=1.0, posinf=1.0), 1.0)
-            d_f = 0.0 if t == 1.0 else math.pi * u * (1 + 1 / abs(1 - t))
-            return lr * abs(1 - a) / 2 * m_fac * (u + d_f) + lr * m_fac * 2 * u
+                m_fac = np.nan_to_num(np.abs(m) ** i, nan=1.0, posinf=np.inf)
+                d_f: Any = 0.0
+                if t != 1.0:
+                    t_i = np.abs(t) ** i
+                    one_minus = rounded(2 * u * t_i, np.abs(1 - t_i))
+                    sum_r = rounded(one_minus / abs(1 - t), np.abs(1 - t_i) / abs(1 - t))
+                    numerator = rounded(sum_r, t_i)  # f - sum_r, at most t_i
+                    d_f = np.nan_to_num(rounded(numerator / t_i + 2 * u, 1.0), nan=np.inf)
+                d_cos = rounded(math.pi * d_f, math.pi) + u  # |d cos / dx| <= 1
+                cosine = rounded(0.5 * m_fac * rounded(d_cos, 2.0) + 2 * u * m_fac, m_fac)
+                scaled = rounded(abs(1 - a) * cosine, abs(1 - a) * m_fac)
+                return lr * rounded(scaled, abs(1 - a) * m_fac + abs(a))
 
         return ulps, restarts
-    if name == "LinearCosineDecay":
-        return ulps, const(lr * (1 + abs(float(config.get("alpha", 0.0)))) / 2 * u)
-    if name == "NoisyLinearCosineDecay":
-        # As linear cosine, plus the noise std * z: sqrt, log, cos, pow each 1 ulp.
-        noise = math.sqrt(abs(float(config.get("initial_variance", 1.0)))) * _MAX_NORMAL
-        a = abs(float(config.get("alpha", 0.0)))
-        return ulps, const(lr * ((1 + a) / 2 + 4 * noise) * u)
+    if name in ("LinearCosineDecay", "NoisyLinearCosineDecay"):
+        # lr * ((alpha + linear) * half_one_plus_cos + beta), linear in [0, 1]; the noisy
+        # variant adds std * z to linear, with sqrt, log, cos and pow one ulp each.
+        a, b = abs(float(config.get("alpha", 0.0))), abs(float(config.get("beta", 0.001)))
+        noise = 0.0
+        if name == "NoisyLinearCosineDecay":
+            noise = math.sqrt(abs(float(config.get("initial_variance", 1.0)))) * _MAX_NORMAL
+        factor = 1 + a + noise  # alpha + linear (+ noise), the same in both but for noise
+        scaled = rounded(factor * half_one_plus_cos + 4 * noise * u, factor)
+        return ulps, const(lr * rounded(scaled, factor + b))
     if name == "PolynomialDecay":
         end = float(config.get("end_learning_rate", 0.0001))
         return ulps, const(abs(lr - end) * u)
@@ -462,7 +502,9 @@ def assert_schedules_match(
     as an optimizer calls a schedule) unless ``vectorized=True``, which calls each
     once on the whole array.  The distance is counted in ulps of the reference's
     dtype; ``atol`` (a number, or a function of the step array) adds a documented
-    absolute forward-error bound where a formula cancels.  On failure the
+    absolute forward-error bound where a formula cancels: then a value within ``atol``
+    plus ``ulps`` ulp (of the reference) passes too -- the bound covers the error that
+    reaches the result, the ulps the roundings of the result itself.  On failure the
     message names the first mismatching step, both values and the distance.
 
     >>> from refimpl.schedules import InverseTimeDecay
@@ -478,7 +520,10 @@ def assert_schedules_match(
     dist = ulp_distance(got.astype(dtype), want, dtype)
     extra = np.broadcast_to(atol(at) if callable(atol) else float(atol), want.shape)
     with np.errstate(invalid="ignore"):
-        within_atol = np.abs(got.astype(np.float64) - want.astype(np.float64)) <= extra
+        rounding = ulps * np.spacing(np.abs(want.astype(dtype))).astype(np.float64)
+        within_atol = np.abs(got.astype(np.float64) - want.astype(np.float64)) <= np.where(
+            extra > 0, extra + rounding, 0.0
+        )
     bad = (dist > ulps) & ~within_atol
     if bad.any():
         i = int(np.flatnonzero(bad.ravel())[0])
@@ -486,6 +531,6 @@ def assert_schedules_match(
             f"schedules differ at step {at.ravel()[i]}: actual={got.ravel()[i]!r} "
             f"({got.dtype}), reference={want.ravel()[i]!r} ({want.dtype}), "
             f"{int(dist.ravel()[i])} ulp apart (allowed {ulps} ulp"
-            + (f" or {float(extra.ravel()[i]):.3g} absolute" if np.any(extra) else "")
+            + (f", or {float(extra.ravel()[i]):.3g} absolute plus that" if np.any(extra) else "")
             + f"); {int(bad.sum())} of {bad.size} steps differ"
         )

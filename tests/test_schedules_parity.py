@@ -164,6 +164,35 @@ def _case(name: str, config: dict[str, Any], at: Any = LESSON_STEPS) -> Any:
         [0, 1, 2, 10, 60],
     )
 )
+# Cases found by scanning, beyond a bound that left out the roundings after cos:
+# TensorFlow's cos is one ulp below refimpl's at step 320, 4 ulp at the end.
+@example(
+    case=_case(
+        "LinearCosineDecay",
+        {
+            "initial_learning_rate": 0.026849549398397277,
+            "decay_steps": 6503,
+            "num_periods": 2.5427728620309136,
+            "alpha": 0.31845213073374,
+            "beta": 0.04644685993966056,
+        },
+        [0, 319, 320, 321, 6503],
+    )
+)
+# ... and the error of t_mul ** i in the restart fraction (748 float64 ulp here).
+@example(
+    case=_case(
+        "CosineDecayRestarts",
+        {
+            "initial_learning_rate": 0.012589254117941675,
+            "first_decay_steps": 61,
+            "t_mul": 1.0053770704743858,
+            "m_mul": 1.1,
+            "alpha": 0.1172340129604175,
+        },
+        [0, 60, 61, 14143655],
+    )
+)
 # t_mul < 1 (warns): the periods 10, 5, 2.5, ... add up to 20 steps; NaN from there on.
 @example(
     case=_case(

@@ -39,6 +39,7 @@ __all__ = [
     "load_results",
     "rate_figure_name",
     "render_markdown",
+    "results_json",
     "results_table",
     "write_report",
 ]

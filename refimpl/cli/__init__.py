@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from refimpl._version import __version__
 
-__all__ = ["CommandError", "main"]
+__all__ = ["CommandError", "build_parser", "main"]
 
 #: Subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS = (

@@ -44,6 +44,7 @@ __all__ = [
     "Subject",
     "add_parser",
     "epoch_function_from_text",
+    "epoch_table",
     "explain_text",
     "findings",
     "lesson_subjects",

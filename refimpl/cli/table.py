@@ -21,7 +21,7 @@ import numpy as np
 from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES, LearningRateSchedule, deserialize
 from refimpl.testing import ulp_distance
 
-__all__ = ["MAX_STEPS", "add_parser", "build_schedule", "parse_steps", "run"]
+__all__ = ["MAX_STEPS", "add_parser", "build_schedule", "format_table", "parse_steps", "run"]
 
 ALL_SCHEDULES = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
 _LIST_ARGS = {"boundaries", "values"}

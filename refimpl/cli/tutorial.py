@@ -59,7 +59,17 @@ from refimpl.report import (
     write_report,
 )
 
-__all__ = ["BACKENDS", "LessonData", "add_parser", "parse_backends", "parse_schedules", "run"]
+__all__ = [
+    "BACKENDS",
+    "LessonData",
+    "add_parser",
+    "load_lesson_data",
+    "parse_backends",
+    "parse_schedules",
+    "run",
+    "train_keras",
+    "train_numpy",
+]
 
 BACKENDS = ("numpy", "keras")
 DEFAULT_OUT = "lesson-report"

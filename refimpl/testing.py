@@ -34,6 +34,7 @@ __all__ = [
     "steps",
     "tolerance",
     "ulp_distance",
+    "within_bounds",
 ]
 
 #: Every schedule the strategies know, Keras's six first.
@@ -487,6 +488,31 @@ def _values(schedule: Callable[[Any], Any], at: np.ndarray, vectorized: bool) ->
     return np.array([np.asarray(schedule(int(s))) for s in at.ravel()]).reshape(at.shape)
 
 
+def within_bounds(got: Any, want: Any, *, ulps: int = 0, atol: Any = 0.0) -> np.ndarray:
+    """Where ``got`` is within bounds of the reference ``want``: at most ``ulps`` ulp
+    (of ``want``'s dtype) apart, or -- where ``atol > 0`` -- within ``atol`` plus
+    ``ulps`` ulp of ``want`` (the rule of :func:`assert_schedules_match` and of
+    ``lr-refimpl parity``; ``atol`` broadcasts against the values).
+
+    >>> one = np.float32(1.0)
+    >>> within_bounds(np.nextafter(one, np.float32(2)), one, ulps=1).tolist()
+    True
+    >>> within_bounds(one + np.float32(1e-6), one, ulps=2, atol=1e-6).tolist()
+    True
+    """
+    want = np.asarray(want)
+    got = np.asarray(got)
+    dtype = want.dtype if want.dtype.kind == "f" else np.dtype(np.float64)
+    dist = ulp_distance(got.astype(dtype), want, dtype)
+    extra = np.broadcast_to(np.asarray(atol, np.float64), want.shape)
+    with np.errstate(invalid="ignore"):
+        rounding = ulps * np.spacing(np.abs(want.astype(dtype))).astype(np.float64)
+        close = np.abs(got.astype(np.float64) - want.astype(np.float64)) <= np.where(
+            extra > 0, extra + rounding, 0.0
+        )
+    return np.asarray((dist <= ulps) | close)
+
+
 def assert_schedules_match(
     actual: Callable[[Any], Any],
     reference: Callable[[Any], Any],
@@ -519,12 +545,7 @@ def assert_schedules_match(
     dtype = want.dtype if want.dtype.kind == "f" else np.dtype(np.float64)
     dist = ulp_distance(got.astype(dtype), want, dtype)
     extra = np.broadcast_to(atol(at) if callable(atol) else float(atol), want.shape)
-    with np.errstate(invalid="ignore"):
-        rounding = ulps * np.spacing(np.abs(want.astype(dtype))).astype(np.float64)
-        within_atol = np.abs(got.astype(np.float64) - want.astype(np.float64)) <= np.where(
-            extra > 0, extra + rounding, 0.0
-        )
-    bad = (dist > ulps) & ~within_atol
+    bad = ~within_bounds(got, want, ulps=ulps, atol=extra)
     if bad.any():
         i = int(np.flatnonzero(bad.ravel())[0])
         raise AssertionError(

@@ -40,3 +40,17 @@ def test_natural_exp_bound_is_relative_to_the_value() -> None:
     wrong = lambda s: 1e-5 if s == 100 else schedule(s)  # noqa: E731
     with pytest.raises(AssertionError, match="differ at step 100"):
         assert_schedules_match(schedule, wrong, [0, 1, 100], ulps=ulps, atol=atol)
+
+
+def test_within_bounds_adds_the_ulps_to_a_positive_atol_only() -> None:
+    """1.0f and 1.0f + 3 ulp: outside 2 ulp; inside 1 ulp of atol plus 2 ulp; outside
+    half an ulp of atol plus 2 ulp (the ulp of 1.0f is 2**-23)."""
+    from refimpl.testing import within_bounds
+
+    one = np.float32(1.0)
+    three_up = np.float32(1.0 + 3 * 2.0**-23)
+    assert not within_bounds(three_up, one, ulps=2)
+    assert within_bounds(three_up, one, ulps=2, atol=2.0**-23)
+    assert not within_bounds(three_up, one, ulps=2, atol=2.0**-24)
+    assert within_bounds(np.float32(np.nan), np.float32(np.nan))  # NaN is NaN's match
+    assert not within_bounds(np.float32(0.5), np.float32(np.nan), atol=1.0)

@@ -274,7 +274,7 @@ def compare(
                 if builtin is not None:
                     values["builtin"] = _per_step(builtin, steps, mode)
                 want = values["refimpl"].dtype
-                from refimpl.testing import tolerance
+                from refimpl.testing import tolerance, within_bounds
 
                 ulps, atol = tolerance(name, config, dtype)
                 for pair in PAIRS:
@@ -289,9 +289,7 @@ def compare(
                     if b == "refimpl" and mode != "eager" and not strict:
                         continue  # reported, not bounded
                     if b == "refimpl":
-                        with np.errstate(invalid="ignore"):
-                            close = np.abs(got.astype(np.float64) - other) <= atol(steps)
-                        bad = (dist > ulps) & ~close
+                        bad = ~within_bounds(got, other, ulps=ulps, atol=atol(steps))
                     else:
                         bad = dist > 0
                     if bad.any():

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from refimpl import schedules as ref
-from refimpl.testing import tolerance, ulp_distance
+from refimpl.testing import tolerance, ulp_distance, within_bounds
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -125,10 +125,7 @@ def test_rate_at_every_optimizer_step_of_fit_is_refimpl_s(name: str) -> None:
     )
     # What `optimizer.learning_rate` reports before each update: refimpl's value.
     eager = np.array(log.eager, np.float32)
-    assert ((ulp_distance(eager, want) <= ulps) | (np.abs(eager - want) <= atol(at))).all(), (
-        eager,
-        want,
-    )
+    assert within_bounds(eager, want, ulps=ulps, atol=atol(at)).all(), (eager, want)
     # What the compiled update used.  TensorFlow's graph optimizer rewrites `step / c`
     # (c a constant) as `step * (1 / c)`: the argument p = step / c moves by at most one
     # ulp, so the rate moves by at most |p * d lr/d p| * 2**-23.  Here p <= 10 and

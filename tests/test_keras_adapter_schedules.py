@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 
 from refimpl import schedules as ref
 from refimpl.exceptions import ScheduleWarning
-from refimpl.testing import edge_steps, schedule_configs, steps, tolerance, ulp_distance
+from refimpl.testing import (
+    edge_steps,
+    schedule_configs,
+    steps,
+    tolerance,
+    ulp_distance,
+    within_bounds,
+)
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -170,9 +177,7 @@ def test_adapter_equals_keras_builtin_equals_refimpl(name: str, dtype: str, data
         np.testing.assert_array_equal(got, theirs)
     ulps, atol = tolerance(name, config, dtype)
     dist = ulp_distance(got, want, dtype)
-    with np.errstate(invalid="ignore"):  # inf - inf
-        close = np.abs(got.astype(np.float64) - want) <= atol(at)
-    bad = (dist > ulps) & ~close
+    bad = ~within_bounds(got, want, ulps=ulps, atol=atol(at))
     assert not bad.any(), (
         f"{name} {dtype} {config}: step {at[bad][0]} adapter={got[bad][0]!r} "
         f"refimpl={want[bad][0]!r} ({dist[bad][0]} ulp)"

@@ -210,5 +210,11 @@ def test_legacy_decay_matches_tf_keras_legacy_sgd() -> None:
         kopt.apply_gradients([(tf.constant(g), kvar)])
         oopt.apply([g], [ours])
         np.testing.assert_allclose(ours, kvar.numpy(), rtol=1e-6, atol=1e-7)
-        # The rate of the next update, by the method the lesson prints: the same bits.
-        assert oopt._decayed_lr() == kopt._decayed_lr(tf.float32).numpy()
+        # The rate of the next update, by the method the lesson prints: the same bits,
+        # in the variables' dtype and in others.
+        for dtype in ("float32", "float64", "float16"):
+            theirs = kopt._decayed_lr(tf.as_dtype(dtype)).numpy()
+            ours_lr = oopt._decayed_lr(dtype)
+            assert ours_lr.dtype == theirs.dtype
+            assert ours_lr == theirs, (dtype, ours_lr, theirs)
+        assert oopt._decayed_lr() == oopt.learning_rate  # what the next update uses

@@ -15,11 +15,14 @@ stops training by setting ``self.model.stop_training = True``.
 
 Every constructor argument is checked when the callback is created, not mid-training:
 a wrong type raises ``TypeError``, a bad value ``ValueError``, naming the argument and
-the value received.  Values Keras 3 accepts stay accepted (a negative ``patience``, an
-unknown ``mode``, which warns and falls back to ``"auto"``); Keras's own check keeps
-its exception (``ValueError`` for ``factor >= 1.0``).  NaN, which Keras takes silently
-and which makes every comparison false, is refused for ``factor``, ``min_delta``,
-``baseline`` and ``min_lr``.
+the value received.  Values Keras 3 accepts stay accepted: any real number (NumPy
+scalars, 0-d arrays, a negative or non-integral ``patience``), any object as a flag
+(``restore_best_weights``, ``raise_error``: used for their truth), an unknown ``mode``
+(warns and falls back to ``"auto"``).  Keras's own check keeps its exception
+(``ValueError`` for ``factor >= 1.0``).  Refused although Keras takes them, because they
+fail or do nothing only later: a string or None where a number belongs (a comparison
+fails mid-training), NaN (every comparison is false), a non-string ``monitor`` (never a
+key of the logs), and ``factor < 0`` with ``min_lr < 0`` (a negative learning rate).
 """
 
 from __future__ import annotations
@@ -43,36 +46,20 @@ __all__ = [
 ]
 
 
-def _check_int(name: str, value: Any) -> int:
-    """An integer (Python or NumPy, not bool); any sign, as Keras compares it as is."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"Argument `{name}` must be an integer. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_verbose(value: Any) -> int:
-    """An integer or bool (Keras tests ``verbose > 0``)."""
-    if not isinstance(value, (int, np.integer, bool, np.bool_)):
-        raise TypeError(
-            f"Argument `verbose` must be an integer (0: quiet, 1: messages). "
-            f"Received: verbose={value!r}"
-        )
-    return int(value)
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"Argument `{name}` must be a bool. Received: {name}={value!r}")
-    return bool(value)
-
-
-def _check_real(name: str, value: Any) -> float:
-    """A real number (Python or NumPy, not bool), not NaN; infinities are allowed."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+def _check_number(name: str, value: Any) -> Any:
+    """A real number as Keras accepts it (Python or NumPy, a bool, a 0-d array; any
+    sign, integral or not: Keras only compares it), returned as given.  Strings and
+    None, which fail mid-training in Keras, are a ``TypeError`` here, and NaN, which
+    makes every comparison false, a ``ValueError``."""
+    array = np.asarray(value) if isinstance(value, np.ndarray) else None
+    if not (
+        isinstance(value, numbers.Real)
+        or (array is not None and array.ndim == 0 and array.dtype.kind in "biuf")
+    ):
         raise TypeError(f"Argument `{name}` must be a number. Received: {name}={value!r}")
-    if math.isnan(value):
+    if math.isnan(float(value)):
         raise ValueError(f"Argument `{name}` must not be NaN. Received: {name}={value!r}")
-    return float(value)
+    return value
 
 
 class Callback:
@@ -166,7 +153,7 @@ class LearningRateScheduler(Callback):
                 f"Argument `schedule` must be callable. Received: schedule={schedule!r}"
             )
         self.schedule = schedule
-        self.verbose = _check_verbose(verbose)
+        self.verbose = _check_number("verbose", verbose)
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         optimizer = self.model.optimizer
@@ -212,9 +199,9 @@ class _MonitorCallback(Callback):
                 f"Argument `monitor` must be a string (a key of the logs). "
                 f"Received: monitor={monitor!r}"
             )
-        _check_real("min_delta", min_delta)
+        _check_number("min_delta", min_delta)
         if baseline is not None:
-            _check_real("baseline", baseline)
+            _check_number("baseline", baseline)
         if mode not in ("auto", "min", "max"):
             warnings.warn(
                 f"{type(self).__name__} mode '{mode}' is unknown, fallback to auto mode.",
@@ -277,12 +264,12 @@ class ReduceLROnPlateau(_MonitorCallback):
         min_lr: float = 0.0,
     ) -> None:
         super().__init__(monitor, mode, min_delta=min_delta)
-        _check_real("factor", factor)
+        _check_number("factor", factor)
         if factor >= 1.0:
             raise ValueError(
                 f"ReduceLROnPlateau does not support a factor >= 1.0. Received factor={factor}"
             )
-        _check_real("min_lr", min_lr)
+        _check_number("min_lr", min_lr)
         if factor < 0 and min_lr < 0:
             raise ValueError(
                 "Arguments `factor` and `min_lr` are both negative: the reduced learning rate "
@@ -291,9 +278,9 @@ class ReduceLROnPlateau(_MonitorCallback):
             )
         self.factor = factor
         self.min_lr = min_lr
-        self.patience = _check_int("patience", patience)
-        self.verbose = _check_verbose(verbose)
-        self.cooldown = _check_int("cooldown", cooldown)
+        self.patience = _check_number("patience", patience)
+        self.verbose = _check_number("verbose", verbose)
+        self.cooldown = _check_number("cooldown", cooldown)
         self.cooldown_counter = 0
         self.wait = 0
 
@@ -357,15 +344,15 @@ class EarlyStopping(_MonitorCallback):
     ) -> None:
         super().__init__(monitor, mode, min_delta=min_delta)
         if baseline is not None:
-            _check_real("baseline", baseline)
-        self.patience = _check_int("patience", patience)
-        self.verbose = _check_verbose(verbose)
+            _check_number("baseline", baseline)
+        self.patience = _check_number("patience", patience)
+        self.verbose = _check_number("verbose", verbose)
         self.baseline = baseline
         self.wait = 0
         self.stopped_epoch = 0
-        self.restore_best_weights = _check_bool("restore_best_weights", restore_best_weights)
+        self.restore_best_weights = restore_best_weights  # used for its truth, as in Keras
         self.best_weights: list[np.ndarray] | None = None
-        self.start_from_epoch = _check_int("start_from_epoch", start_from_epoch)
+        self.start_from_epoch = _check_number("start_from_epoch", start_from_epoch)
         self.best_epoch = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -422,7 +409,7 @@ class TerminateOnNaN(Callback):
 
     def __init__(self, raise_error: bool = False) -> None:
         super().__init__()
-        self.raise_error = _check_bool("raise_error", raise_error)
+        self.raise_error = raise_error  # used for its truth, as in Keras
 
     def on_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")

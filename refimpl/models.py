@@ -262,6 +262,8 @@ class Sequential:
                 arr = np.asarray(w)
             except ValueError as exc:  # ragged nested lists
                 raise ValueError(message(f"{where} must be an array", str(exc))) from exc
+            if arr.dtype == object and all(isinstance(v, numbers.Real) for v in arr.flat):
+                arr = arr.astype(np.float64)  # numbers as Python objects, as Keras accepts
             if not np.can_cast(arr.dtype, np.float32, casting="same_kind"):
                 raise TypeError(
                     message(f"{where} must hold numbers that cast to float32", f"dtype {arr.dtype}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import random
 from typing import Any
 
@@ -36,6 +37,8 @@ def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
     Traceback (most recent call last):
     ValueError: Argument `x` must hold class ids in [0, num_classes=2). Received: x[0]=3
     """
+    if isinstance(num_classes, np.ndarray) and num_classes.ndim == 0:
+        num_classes = num_classes[()]  # a 0-d array, as Keras accepts it
     if num_classes is not None:
         if isinstance(num_classes, (bool, np.bool_)) or not isinstance(
             num_classes, (int, np.integer)
@@ -55,6 +58,8 @@ def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:
         raise ValueError(
             f"Argument `x` must be an array-like of class ids. Received: x={x!r} ({exc})"
         ) from exc
+    if arr.dtype == object and all(isinstance(v, numbers.Real) for v in arr.flat):
+        arr = arr.astype(np.float64)  # numbers as Python objects (Keras converts them)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             "Argument `x` must hold integer class ids (integers, booleans or integer-valued "

@@ -450,3 +450,17 @@ def test_load_weights_rejects_files_refimpl_did_not_write(tmp_path: Path) -> Non
         target.load_weights(tmp_path / "nonexistent.npz")
     with pytest.raises(TypeError, match="filepath=3"):
         target.load_weights(3)  # type: ignore[arg-type]
+
+
+def test_set_weights_accepts_numbers_as_python_objects_as_keras_does() -> None:
+    """An object array of numbers (e.g. built from a list) sets the same float32 values;
+    an object array holding something else is still refused."""
+    model = _model()
+    weights = [w * np.float32(0.5) for w in model.get_weights()]
+    model.set_weights([np.array(w.tolist(), dtype=object) for w in weights])
+    for got, want in zip(model.get_weights(), weights, strict=True):
+        np.testing.assert_array_equal(got, want)
+    bad = [np.array(w.tolist(), dtype=object) for w in weights]
+    bad[0].flat[0] = "x"
+    with pytest.raises(TypeError, match=r"weights\[0\]"):
+        model.set_weights(bad)

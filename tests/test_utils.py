@@ -67,6 +67,8 @@ def test_to_categorical_matches_keras() -> None:
         (np.array([[True], [False]]), 3),
         (np.int64(2), None),
         ([2, 0], 0),  # Keras's `if not num_classes`: 0 means max(x) + 1
+        (np.array([0, 1, 2], dtype=object), None),  # numbers as Python objects
+        ([0, 1], np.array(3)),  # a 0-d num_classes
     ]:
         ours = to_categorical(labels, n)
         theirs = keras.utils.to_categorical(labels, n)

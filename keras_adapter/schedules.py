@@ -346,5 +346,5 @@ class SequentialSchedule(RefimplSchedule):
     _nested = frozenset({"schedules"})
 
 
-if sorted(ADAPTERS) != sorted(_ref.KERAS_SCHEDULES | _ref.EXTRA_SCHEDULES):  # pragma: no cover
+if sorted(ADAPTERS) != sorted(_ref.SCHEDULES):  # pragma: no cover
     raise ImportError("keras_adapter must define one adapter per refimpl schedule")

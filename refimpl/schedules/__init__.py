@@ -31,19 +31,21 @@ from refimpl.schedules.linear_cosine import (
 from refimpl.schedules.natural_exp import NaturalExpDecay, natural_exp_decay
 from refimpl.schedules.piecewise import PiecewiseConstantDecay, piecewise_constant_decay
 from refimpl.schedules.polynomial import PolynomialDecay, polynomial_decay
-from refimpl.schedules.sequential import SequentialSchedule, sequential_schedule
-from refimpl.schedules.serialization import (
+from refimpl.schedules.registry import (
     EXTRA_SCHEDULES,
     KERAS_SCHEDULES,
-    deserialize,
-    serialize,
+    SCHEDULES,
+    schedule_class,
 )
+from refimpl.schedules.sequential import SequentialSchedule, sequential_schedule
+from refimpl.schedules.serialization import deserialize, serialize
 from refimpl.schedules.time_based import TimeBasedDecay, time_based_decay
 from refimpl.schedules.warmup import LinearWarmup, linear_warmup
 
 __all__ = [
     "EXTRA_SCHEDULES",
     "KERAS_SCHEDULES",
+    "SCHEDULES",
     "CosineDecay",
     "CosineDecayRestarts",
     "ExponentialDecay",
@@ -69,6 +71,7 @@ __all__ = [
     "noisy_linear_cosine_decay",
     "piecewise_constant_decay",
     "polynomial_decay",
+    "schedule_class",
     "sequential_schedule",
     "serialize",
     "time_based_decay",

@@ -16,7 +16,13 @@ import numpy.typing as npt
 from refimpl import numpy_ops
 from refimpl.schedules._validation import warn
 
-__all__ = ["FLOAT32_EXACT_INT_LIMIT", "LearningRateSchedule", "compute_dtype"]
+__all__ = [
+    "FAMILIES",
+    "FLOAT32_EXACT_INT_LIMIT",
+    "REGISTRY",
+    "LearningRateSchedule",
+    "compute_dtype",
+]
 
 #: float32 holds every integer up to ``2**24`` exactly; beyond, the step cast rounds.
 FLOAT32_EXACT_INT_LIMIT = 2**24
@@ -156,6 +162,12 @@ def _shaped(result: Any, shape: tuple[int, ...]) -> np.ndarray:
     return arr if arr.shape == shape else np.array(np.broadcast_to(arr, shape))
 
 
+#: The families a schedule class can register in (see :mod:`refimpl.schedules.registry`).
+FAMILIES = ("keras", "extra")
+#: Every registered schedule class, by class name (filled as the classes are defined).
+REGISTRY: dict[str, type[LearningRateSchedule]] = {}
+
+
 class LearningRateSchedule:
     """Base class of every refimpl schedule, with Keras's conventions.
 
@@ -169,6 +181,21 @@ class LearningRateSchedule:
 
     #: Keras's ``name`` default for this class (set by each subclass).
     default_name: ClassVar[str | None] = None
+    #: ``"keras"`` for the six ``keras.optimizers.schedules`` classes, ``"extra"`` for
+    #: refimpl's own, None for a class that is not registered (your own subclasses).
+    family: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, *, family: str | None = None, **kwargs: Any) -> None:
+        """Register the class by name when it names its ``family``."""
+        super().__init_subclass__(**kwargs)
+        cls.family = family
+        if family is None:
+            return
+        if family not in FAMILIES:
+            raise TypeError(f"family must be one of {FAMILIES}. Received: family={family!r}")
+        if cls.__name__ in REGISTRY:
+            raise TypeError(f"A schedule class named {cls.__name__!r} is already registered.")
+        REGISTRY[cls.__name__] = cls
 
     #: The dtype the step is cast to before the formula (None: not cast, as in
     #: ``PiecewiseConstantDecay``); used to warn about steps float32 cannot represent.

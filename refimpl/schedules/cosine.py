@@ -93,7 +93,7 @@ def cosine_decay(
     )
 
 
-class CosineDecay(LearningRateSchedule):
+class CosineDecay(LearningRateSchedule, family="keras"):
     """``keras.optimizers.schedules.CosineDecay``, exactly; see :func:`cosine_decay`.
 
     Note Keras's positional order: ``name`` comes before ``warmup_target``.

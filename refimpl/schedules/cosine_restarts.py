@@ -98,7 +98,7 @@ def cosine_decay_restarts(
     return xp.multiply(lr, decayed)
 
 
-class CosineDecayRestarts(LearningRateSchedule):
+class CosineDecayRestarts(LearningRateSchedule, family="keras"):
     """``keras.optimizers.schedules.CosineDecayRestarts``; see :func:`cosine_decay_restarts`.
 
     >>> CosineDecayRestarts(0.001, 1000)([0, 1000, 3000])

@@ -60,7 +60,7 @@ def exponential_decay(
     return xp.multiply(lr, xp.power(xp.cast(decay_rate, dtype), p))
 
 
-class ExponentialDecay(LearningRateSchedule):
+class ExponentialDecay(LearningRateSchedule, family="keras"):
     """``keras.optimizers.schedules.ExponentialDecay``, exactly; see :func:`exponential_decay`.
 
     >>> schedule = ExponentialDecay(0.001, decay_steps=500, decay_rate=0.98, staircase=True)

@@ -55,7 +55,7 @@ def inverse_time_decay(
     return xp.divide(lr, xp.add(xp.cast(1, dtype), xp.multiply(rate, p)))
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(LearningRateSchedule, family="keras"):
     """``keras.optimizers.schedules.InverseTimeDecay``, exactly; see :func:`inverse_time_decay`.
 
     >>> InverseTimeDecay(0.003, 100, 0.5)(200)

@@ -158,7 +158,7 @@ def noisy_linear_cosine_decay(
     return _linear_cosine(s, horizon, noisy, lr, num_periods, alpha, beta, dtype, xp)
 
 
-class LinearCosineDecay(LearningRateSchedule):
+class LinearCosineDecay(LearningRateSchedule, family="extra"):
     """``tf.compat.v1.train.linear_cosine_decay`` as a schedule; see :func:`linear_cosine_decay`.
 
     >>> LinearCosineDecay(0.1, 1000)(0)
@@ -211,7 +211,7 @@ class LinearCosineDecay(LearningRateSchedule):
         }
 
 
-class NoisyLinearCosineDecay(LearningRateSchedule):
+class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
     """``tf.compat.v1.train.noisy_linear_cosine_decay``, seeded; see :func:`noisy_linear_cosine_decay`.
 
     The same ``(seed, step)`` always gives the same rate, whatever else is evaluated.

@@ -44,7 +44,7 @@ def natural_exp_decay(
     )
 
 
-class NaturalExpDecay(ExponentialDecay):
+class NaturalExpDecay(ExponentialDecay, family="extra"):
     """``tf.compat.v1.train.natural_exp_decay`` as a schedule; see :func:`natural_exp_decay`.
 
     Same arguments, validation and config keys as :class:`ExponentialDecay`.

@@ -132,7 +132,7 @@ def _one_interval_per_step(bounds: Sequence[Any], vals: Sequence[Any]) -> bool:
 _NUMPY_SCALAR_TYPES = frozenset(np.dtype(c).type for c in np.typecodes["AllInteger"] + "efd")
 
 
-class PiecewiseConstantDecay(LearningRateSchedule):
+class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
     """``keras.optimizers.schedules.PiecewiseConstantDecay``; see :func:`piecewise_constant_decay`.
 
     >>> schedule = PiecewiseConstantDecay([1000, 2000, 3000], [0.003, 0.002, 0.001, 0.0001])

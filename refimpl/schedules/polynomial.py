@@ -68,7 +68,7 @@ def polynomial_decay(
     return xp.add(xp.multiply(lr - end, xp.power(1 - p, pw)), end)
 
 
-class PolynomialDecay(LearningRateSchedule):
+class PolynomialDecay(LearningRateSchedule, family="keras"):
     """``keras.optimizers.schedules.PolynomialDecay``, exactly; see :func:`polynomial_decay`.
 
     >>> PolynomialDecay(0.003, 5000, 0.001, power=1.5)([0, 5000])

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from refimpl import numpy_ops
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import check_name, check_number
+from refimpl.schedules.serialization import deserialize_nested, serialize
 
 __all__ = ["SequentialSchedule", "sequential_schedule"]
 
@@ -53,7 +54,7 @@ def sequential_schedule(
     return result
 
 
-class SequentialSchedule(LearningRateSchedule):
+class SequentialSchedule(LearningRateSchedule, family="extra"):
     """Schedules one after the other; see :func:`sequential_schedule`.
 
     >>> from refimpl.schedules import ExponentialDecay, PiecewiseConstantDecay
@@ -112,8 +113,6 @@ class SequentialSchedule(LearningRateSchedule):
         return sequential_schedule(step, self.schedules, self.boundaries, xp=xp, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
-        from refimpl.schedules.serialization import serialize
-
         return {
             "schedules": [serialize(s) for s in self.schedules],
             "boundaries": self.boundaries,
@@ -122,8 +121,6 @@ class SequentialSchedule(LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SequentialSchedule:
-        from refimpl.schedules.serialization import deserialize_nested
-
         config = dict(config)
         if isinstance(config.get("schedules"), list):
             config["schedules"] = [deserialize_nested(s) for s in config["schedules"]]

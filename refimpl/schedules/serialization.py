@@ -14,17 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from refimpl.schedules._base import LearningRateSchedule
-from refimpl.schedules.cosine import CosineDecay
-from refimpl.schedules.cosine_restarts import CosineDecayRestarts
-from refimpl.schedules.exponential import ExponentialDecay
-from refimpl.schedules.inverse_time import InverseTimeDecay
-from refimpl.schedules.linear_cosine import LinearCosineDecay, NoisyLinearCosineDecay
-from refimpl.schedules.natural_exp import NaturalExpDecay
-from refimpl.schedules.piecewise import PiecewiseConstantDecay
-from refimpl.schedules.polynomial import PolynomialDecay
-from refimpl.schedules.sequential import SequentialSchedule
-from refimpl.schedules.time_based import TimeBasedDecay
-from refimpl.schedules.warmup import LinearWarmup
+from refimpl.schedules.registry import EXTRA_SCHEDULES, KERAS_SCHEDULES, SCHEDULES
 
 __all__ = [
     "EXTRA_SCHEDULES",
@@ -41,36 +31,11 @@ KERAS_MODULE = "keras.optimizers.schedules"
 #: The package name refimpl's own schedules are registered under in Keras.
 PACKAGE = "lr_refimpl"
 
-#: The six schedules Keras 3 ships, by class name.
-KERAS_SCHEDULES: dict[str, type[LearningRateSchedule]] = {
-    cls.__name__: cls
-    for cls in (
-        ExponentialDecay,
-        PiecewiseConstantDecay,
-        PolynomialDecay,
-        InverseTimeDecay,
-        CosineDecay,
-        CosineDecayRestarts,
-    )
-}
-#: refimpl's schedules beyond Keras 3, by class name.
-EXTRA_SCHEDULES: dict[str, type[LearningRateSchedule]] = {
-    cls.__name__: cls
-    for cls in (
-        TimeBasedDecay,
-        NaturalExpDecay,
-        LinearCosineDecay,
-        NoisyLinearCosineDecay,
-        LinearWarmup,
-        SequentialSchedule,
-    )
-}
-_ALL = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
-
 
 def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
     """The Keras dict form of ``schedule`` (nested schedules are serialized too).
 
+    >>> from refimpl.schedules import ExponentialDecay, TimeBasedDecay
     >>> serialize(ExponentialDecay(0.1, 10, 0.5))["module"]
     'keras.optimizers.schedules'
     >>> serialize(TimeBasedDecay(0.1, 0.01))["registered_name"]
@@ -82,7 +47,7 @@ def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
             f"Received: schedule={schedule!r} ({type(schedule).__name__})"
         )
     name = type(schedule).__name__
-    if KERAS_SCHEDULES.get(name) is type(schedule):
+    if type(schedule).family == "keras":
         return {
             "module": KERAS_MODULE,
             "class_name": name,
@@ -130,7 +95,7 @@ def deserialize(
     class_name = config["class_name"]
     if isinstance(registered, str) and registered.startswith(f"{PACKAGE}>"):
         class_name = registered.split(">", 1)[1]
-    known = {**_ALL, **(custom_objects or {})}
+    known = {**SCHEDULES, **(custom_objects or {})}
     if not isinstance(class_name, str) or class_name not in known:
         raise ValueError(
             f"Unknown learning rate schedule class_name={class_name!r} "

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from refimpl import numpy_ops
 from refimpl.schedules._base import LearningRateSchedule, compute_dtype
 from refimpl.schedules._validation import check_initial_learning_rate, check_name, check_number
+from refimpl.schedules.serialization import deserialize_nested, serialize
 
 __all__ = ["TimeBasedDecay", "time_based_decay"]
 
@@ -54,7 +55,7 @@ def time_based_decay(
     return lr
 
 
-class TimeBasedDecay(LearningRateSchedule):
+class TimeBasedDecay(LearningRateSchedule, family="extra"):
     """The legacy optimizer ``decay=`` argument as a schedule; see :func:`time_based_decay`.
 
     Keras 3 ignores ``SGD(decay=...)`` with only a warning; pass
@@ -91,8 +92,6 @@ class TimeBasedDecay(LearningRateSchedule):
         return time_based_decay(step, self.initial_learning_rate, self.decay, xp=xp, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
-        from refimpl.schedules.serialization import serialize
-
         lr = self.initial_learning_rate
         return {
             "initial_learning_rate": serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
@@ -102,8 +101,6 @@ class TimeBasedDecay(LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> TimeBasedDecay:
-        from refimpl.schedules.serialization import deserialize_nested
-
         config = dict(config)
         if isinstance(config.get("initial_learning_rate"), dict):
             config["initial_learning_rate"] = deserialize_nested(config["initial_learning_rate"])

@@ -11,6 +11,7 @@ import numpy.typing as npt
 from refimpl import numpy_ops
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import check_name, check_number
+from refimpl.schedules.serialization import deserialize_nested, serialize
 
 __all__ = ["LinearWarmup", "linear_warmup"]
 
@@ -57,7 +58,7 @@ def linear_warmup(
     return xp.where(s < warm_steps, warm, after)
 
 
-class LinearWarmup(LearningRateSchedule):
+class LinearWarmup(LearningRateSchedule, family="extra"):
     """Put a linear warmup in front of any schedule; see :func:`linear_warmup`.
 
     >>> from refimpl.schedules import CosineDecay
@@ -99,8 +100,6 @@ class LinearWarmup(LearningRateSchedule):
         )
 
     def get_config(self) -> dict[str, Any]:
-        from refimpl.schedules.serialization import serialize
-
         return {
             "schedule": serialize(self.schedule),
             "warmup_steps": self.warmup_steps,
@@ -110,8 +109,6 @@ class LinearWarmup(LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LinearWarmup:
-        from refimpl.schedules.serialization import deserialize_nested
-
         config = dict(config)
         if "schedule" in config:
             config["schedule"] = deserialize_nested(config["schedule"])

@@ -4,9 +4,10 @@
 (also importable as :mod:`refimpl.optimizers.schedules`, as in Keras); every other
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
 ``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``) and the
-tooling (``cli``, ``lesson``, ``plotting``, ``report``, ``testing``) -- is imported lazily
-on first attribute access, so ``import refimpl as keras`` runs the lesson's code
-unchanged and ``refimpl.metrics`` works without an explicit ``import refimpl.metrics``.
+tooling (``cli``, ``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``) --
+is imported lazily on first attribute access, so ``import refimpl as keras`` runs the
+lesson's code unchanged and ``refimpl.metrics`` works without an explicit
+``import refimpl.metrics``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "__version__",
     "callbacks",
     "cli",
+    "comparison",
     "datasets",
     "exceptions",
     "layers",

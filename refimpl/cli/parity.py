@@ -246,8 +246,8 @@ def compare(
     """
     keras_adapter = importlib.import_module("keras_adapter")
     from refimpl import schedules as ref
+    from refimpl.comparison import ulp_distance
     from refimpl.exceptions import ScheduleWarning
-    from refimpl.testing import ulp_distance
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
@@ -274,7 +274,7 @@ def compare(
                 if builtin is not None:
                     values["builtin"] = _per_step(builtin, steps, mode)
                 want = values["refimpl"].dtype
-                from refimpl.testing import tolerance, within_bounds
+                from refimpl.comparison import tolerance, within_bounds
 
                 ulps, atol = tolerance(name, config, dtype)
                 for pair in PAIRS:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from refimpl.comparison import ulp_distance
 from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES, LearningRateSchedule, deserialize
-from refimpl.testing import ulp_distance
 
 __all__ = ["MAX_STEPS", "add_parser", "build_schedule", "format_table", "parse_steps", "run"]
 

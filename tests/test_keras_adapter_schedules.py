@@ -64,22 +64,6 @@ EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 #: The module-level formula function each schedule's ``evaluate`` runs.
-FORMULAS = {
-    "ExponentialDecay": ("refimpl.schedules.exponential", "exponential_decay"),
-    "PiecewiseConstantDecay": ("refimpl.schedules.piecewise", "piecewise_constant_decay"),
-    "PolynomialDecay": ("refimpl.schedules.polynomial", "polynomial_decay"),
-    "InverseTimeDecay": ("refimpl.schedules.inverse_time", "inverse_time_decay"),
-    "CosineDecay": ("refimpl.schedules.cosine", "cosine_decay"),
-    "CosineDecayRestarts": ("refimpl.schedules.cosine_restarts", "cosine_decay_restarts"),
-    "TimeBasedDecay": ("refimpl.schedules.time_based", "time_based_decay"),
-    "NaturalExpDecay": ("refimpl.schedules.natural_exp", "natural_exp_decay"),
-    "LinearCosineDecay": ("refimpl.schedules.linear_cosine", "linear_cosine_decay"),
-    "NoisyLinearCosineDecay": ("refimpl.schedules.linear_cosine", "noisy_linear_cosine_decay"),
-    "LinearWarmup": ("refimpl.schedules.warmup", "linear_warmup"),
-    "SequentialSchedule": ("refimpl.schedules.sequential", "sequential_schedule"),
-}
-
-
 def test_one_registered_adapter_per_refimpl_schedule() -> None:
     assert set(keras_adapter.ADAPTERS) == set(NAMES)
     for name in NAMES:
@@ -101,15 +85,14 @@ def test_call_runs_the_refimpl_formula_function_on_keras_ops(
     """The adapter calls the very function object refimpl evaluates, with xp=keras.ops
     (and composites hand keras.ops down to their children)."""
     calls: list[tuple[str, Any]] = []
-    for formula_name, (module_name, function_name) in FORMULAS.items():
-        module = importlib.import_module(module_name)
-        original = getattr(module, function_name)
+    for class_name, cls in ref.SCHEDULES.items():
+        original = cls.__dict__["formula"]
 
-        def spy(*args: Any, _f: Any = original, _n: str = formula_name, **kwargs: Any) -> Any:
+        def spy(*args: Any, _f: Any = original, _n: str = class_name, **kwargs: Any) -> Any:
             calls.append((_n, kwargs.get("xp")))
             return _f(*args, **kwargs)
 
-        monkeypatch.setattr(module, function_name, spy)
+        monkeypatch.setattr(cls, "formula", staticmethod(spy))
     schedule = keras_adapter.ADAPTERS[name](**EXAMPLES[name])
     value = schedule(tf.constant(4, tf.int64))
     assert tf.is_tensor(value)

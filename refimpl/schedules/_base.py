@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import operator
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any, ClassVar
@@ -185,9 +187,26 @@ class LearningRateSchedule:
     #: refimpl's own, None for a class that is not registered (your own subclasses).
     family: ClassVar[str | None] = None
 
+    #: The formula function (``formula(step, *arguments, xp=..., dtype=...)``), set by
+    #: each subclass; its positional arguments after ``step`` are attributes of the
+    #: schedule with the same names.
+    formula: ClassVar[Callable[..., Any]]
+    #: Names of ``formula``'s arguments after ``step`` (derived from its signature).
+    _formula_arguments: ClassVar[tuple[str, ...]] = ()
+    #: Names of the constructor's arguments (``get_config``'s keys, in order).
+    _init_arguments: ClassVar[tuple[str, ...]] = ()
+
     def __init_subclass__(cls, *, family: str | None = None, **kwargs: Any) -> None:
-        """Register the class by name when it names its ``family``."""
+        """Register the class by name when it names its ``family``; derive the formula's
+        argument names and append the formula's documentation to the class docstring
+        (so ``help(cls)`` shows the formula, its intervals and traps: one source)."""
         super().__init_subclass__(**kwargs)
+        cls._init_arguments = _constructor_arguments(cls)
+        formula = cls.__dict__.get("formula")
+        if formula is not None:
+            function = formula.__func__ if isinstance(formula, staticmethod) else formula
+            cls._formula_arguments = _positional_after_step(function)
+            cls.__doc__ = _with_formula_doc(cls.__doc__, function)
         cls.family = family
         if family is None:
             return
@@ -219,7 +238,8 @@ class LearningRateSchedule:
         ``dtype=None`` computes in Keras's dtype; ``dtype="float64"`` computes the same
         formula with every hyperparameter and the step in float64.
         """
-        raise NotImplementedError
+        arguments = [getattr(self, name) for name in self._formula_arguments]
+        return type(self).formula(step, *arguments, xp=xp, dtype=dtype)
 
     def __call__(self, step: npt.ArrayLike) -> np.ndarray:
         """The learning rate at ``step`` (scalar or array), as Keras computes it.
@@ -384,8 +404,9 @@ class LearningRateSchedule:
 
     # --- configs ------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """The constructor arguments, with Keras's keys and values."""
-        raise NotImplementedError
+        """The constructor arguments, with Keras's keys and values (in the constructor's
+        order, as Keras returns them)."""
+        return {name: getattr(self, name) for name in self._init_arguments}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> LearningRateSchedule:
@@ -397,9 +418,7 @@ class LearningRateSchedule:
             raise TypeError(
                 f"{cls.__name__}.from_config expects a dict. Received: config={config!r}"
             )
-        import inspect
-
-        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        accepted = set(cls._init_arguments)
         unknown = sorted(set(config) - accepted)
         if unknown:
             raise TypeError(
@@ -411,3 +430,33 @@ class LearningRateSchedule:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _positional_after_step(function: Callable[..., Any]) -> tuple[str, ...]:
+    """The names of ``function``'s positional parameters after the first (the step)."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    params = [p.name for p in inspect.signature(function).parameters.values() if p.kind in kinds]
+    return tuple(params[1:])
+
+
+def _constructor_arguments(cls: type) -> tuple[str, ...]:
+    """The names of ``cls.__init__``'s parameters, ``self`` excluded."""
+    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")  # type: ignore[misc]
+
+
+def _with_formula_doc(class_doc: str | None, formula: Callable[..., Any]) -> str:
+    """``class_doc`` followed by ``formula``'s docstring without its examples (they run
+    as the function's doctests; the class keeps its own)."""
+    head = inspect.cleandoc(class_doc or "")
+    body = inspect.cleandoc(formula.__doc__ or "")
+    kept: list[str] = []
+    in_example = False
+    for line in body.splitlines():
+        if line.lstrip().startswith(">>>"):
+            in_example = True
+        elif not line.strip():
+            in_example = False
+        if not in_example:
+            kept.append(line)
+    text = "\n".join(kept).rstrip()
+    return f"{head}\n\nThe formula, :func:`{formula.__module__}.{formula.__name__}`:\n\n{text}\n"

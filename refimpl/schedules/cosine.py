@@ -102,6 +102,8 @@ class CosineDecay(LearningRateSchedule, family="keras"):
     array([0.001, 0.   ], dtype=float32)
     """
 
+    formula = staticmethod(cosine_decay)
+
     def __init__(
         self,
         initial_learning_rate: float,
@@ -147,27 +149,3 @@ class CosineDecay(LearningRateSchedule, family="keras"):
                 "(Keras ignores it).",
                 stacklevel=3,  # warn <- __init__ <- the caller
             )
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return cosine_decay(
-            step,
-            self.initial_learning_rate,
-            self.decay_steps,
-            self.alpha,
-            self.warmup_target,
-            self.warmup_steps,
-            xp=xp,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "alpha": self.alpha,
-            "name": self.name,
-            "warmup_target": self.warmup_target,
-            "warmup_steps": self.warmup_steps,
-        }

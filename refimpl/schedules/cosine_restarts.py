@@ -105,6 +105,8 @@ class CosineDecayRestarts(LearningRateSchedule, family="keras"):
     array([0.001, 0.001, 0.001], dtype=float32)
     """
 
+    formula = staticmethod(cosine_decay_restarts)
+
     def __init__(
         self,
         initial_learning_rate: float,
@@ -149,27 +151,3 @@ class CosineDecayRestarts(LearningRateSchedule, family="keras"):
                 "NaN.",
                 stacklevel=3,
             )
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return cosine_decay_restarts(
-            step,
-            self.initial_learning_rate,
-            self.first_decay_steps,
-            self.t_mul,
-            self.m_mul,
-            self.alpha,
-            xp=xp,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "first_decay_steps": self.first_decay_steps,
-            "t_mul": self.t_mul,
-            "m_mul": self.m_mul,
-            "alpha": self.alpha,
-            "name": self.name,
-        }

@@ -70,6 +70,8 @@ class ExponentialDecay(LearningRateSchedule, family="keras"):
     'ExponentialDecay'
     """
 
+    formula = staticmethod(exponential_decay)
+
     def __init__(
         self,
         initial_learning_rate: float,
@@ -96,25 +98,3 @@ class ExponentialDecay(LearningRateSchedule, family="keras"):
                 "power is NaN, so every step that is not a multiple of decay_steps gives NaN.",
                 stacklevel=3,  # warn <- __init__ <- the caller
             )
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return exponential_decay(
-            step,
-            self.initial_learning_rate,
-            self.decay_steps,
-            self.decay_rate,
-            self.staircase,
-            xp=xp,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }

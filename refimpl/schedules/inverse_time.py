@@ -62,6 +62,8 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
     array(0.0015, dtype=float32)
     """
 
+    formula = staticmethod(inverse_time_decay)
+
     def __init__(
         self,
         initial_learning_rate: float,
@@ -85,25 +87,3 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
                 "reaches 0 (an infinite rate) and then turns the rate negative.",
                 stacklevel=3,  # warn <- __init__ <- the caller
             )
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return inverse_time_decay(
-            step,
-            self.initial_learning_rate,
-            self.decay_steps,
-            self.decay_rate,
-            self.staircase,
-            xp=xp,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "staircase": self.staircase,
-            "name": self.name,
-        }

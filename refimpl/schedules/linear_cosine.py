@@ -165,6 +165,8 @@ class LinearCosineDecay(LearningRateSchedule, family="extra"):
     array(0.1001, dtype=float32)
     """
 
+    formula = staticmethod(linear_cosine_decay)
+
     def __init__(
         self,
         initial_learning_rate: float,
@@ -186,30 +188,6 @@ class LinearCosineDecay(LearningRateSchedule, family="extra"):
         self.beta = beta
         self.name = check_name(name)
 
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return linear_cosine_decay(
-            step,
-            self.initial_learning_rate,
-            self.decay_steps,
-            self.num_periods,
-            self.alpha,
-            self.beta,
-            xp=xp,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "num_periods": self.num_periods,
-            "alpha": self.alpha,
-            "beta": self.beta,
-            "name": self.name,
-        }
-
 
 class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
     """``tf.compat.v1.train.noisy_linear_cosine_decay``, seeded; see :func:`noisy_linear_cosine_decay`.
@@ -220,6 +198,8 @@ class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
     >>> bool((schedule([5, 6, 7]) == schedule([7, 6, 5])[::-1]).all())
     True
     """
+
+    formula = staticmethod(noisy_linear_cosine_decay)
 
     def __init__(
         self,
@@ -259,33 +239,3 @@ class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
         self.beta = beta
         self.name = check_name(name)
         self.seed = seed
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return noisy_linear_cosine_decay(
-            step,
-            self.initial_learning_rate,
-            self.decay_steps,
-            self.initial_variance,
-            self.variance_decay,
-            self.num_periods,
-            self.alpha,
-            self.beta,
-            self.seed,
-            xp=xp,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "initial_variance": self.initial_variance,
-            "variance_decay": self.variance_decay,
-            "num_periods": self.num_periods,
-            "alpha": self.alpha,
-            "beta": self.beta,
-            "name": self.name,
-            "seed": self.seed,
-        }

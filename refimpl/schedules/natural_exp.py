@@ -53,6 +53,8 @@ class NaturalExpDecay(ExponentialDecay, family="extra"):
     array(0.03678795, dtype=float32)
     """
 
+    formula = staticmethod(natural_exp_decay)
+
     def __init__(
         self,
         initial_learning_rate: float,
@@ -65,16 +67,3 @@ class NaturalExpDecay(ExponentialDecay, family="extra"):
 
     def _check_rate(self, rate: float) -> None:
         pass  # exp(-decay_rate) is positive for every real decay_rate
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return natural_exp_decay(
-            step,
-            self.initial_learning_rate,
-            self.decay_steps,
-            self.decay_rate,
-            self.staircase,
-            xp=xp,
-            dtype=dtype,
-        )

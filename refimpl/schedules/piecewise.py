@@ -140,6 +140,8 @@ class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
     array([0.003, 0.002], dtype=float32)
     """
 
+    formula = staticmethod(piecewise_constant_decay)
+
     default_name = "PiecewiseConstant"
 
     def __init__(
@@ -194,11 +196,3 @@ class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
 
     def _step_cast_dtype(self) -> np.dtype | None:
         return None
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return piecewise_constant_decay(step, self.boundaries, self.values, xp=xp, dtype=dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"boundaries": self.boundaries, "values": self.values, "name": self.name}

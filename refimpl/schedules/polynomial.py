@@ -75,6 +75,8 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
     array([0.003, 0.001], dtype=float32)
     """
 
+    formula = staticmethod(polynomial_decay)
+
     def __init__(
         self,
         initial_learning_rate: float,
@@ -101,27 +103,3 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
                 "decay, so the rate becomes inf (or NaN) there.",
                 stacklevel=3,  # warn <- __init__ <- the caller
             )
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return polynomial_decay(
-            step,
-            self.initial_learning_rate,
-            self.decay_steps,
-            self.end_learning_rate,
-            self.power,
-            self.cycle,
-            xp=xp,
-            dtype=dtype,
-        )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "end_learning_rate": self.end_learning_rate,
-            "power": self.power,
-            "cycle": self.cycle,
-            "name": self.name,
-        }

@@ -64,6 +64,8 @@ class SequentialSchedule(LearningRateSchedule, family="extra"):
     array([0.1 , 0.1 , 0.05], dtype=float32)
     """
 
+    formula = staticmethod(sequential_schedule)
+
     def __init__(
         self,
         schedules: Sequence[LearningRateSchedule],
@@ -106,11 +108,6 @@ class SequentialSchedule(LearningRateSchedule, family="extra"):
     @property
     def dtype(self) -> np.dtype:
         return self.schedules[0].dtype
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return sequential_schedule(step, self.schedules, self.boundaries, xp=xp, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {

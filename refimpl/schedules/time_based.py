@@ -65,6 +65,8 @@ class TimeBasedDecay(LearningRateSchedule, family="extra"):
     array(0.00084218, dtype=float32)
     """
 
+    formula = staticmethod(time_based_decay)
+
     def __init__(
         self,
         initial_learning_rate: float | LearningRateSchedule,
@@ -85,11 +87,6 @@ class TimeBasedDecay(LearningRateSchedule, family="extra"):
         if isinstance(self.initial_learning_rate, LearningRateSchedule):
             return self.initial_learning_rate.dtype
         return compute_dtype(self.initial_learning_rate)
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return time_based_decay(step, self.initial_learning_rate, self.decay, xp=xp, dtype=dtype)
 
     def get_config(self) -> dict[str, Any]:
         lr = self.initial_learning_rate

@@ -66,6 +66,8 @@ class LinearWarmup(LearningRateSchedule, family="extra"):
     array([0.  , 0.05, 0.1 ], dtype=float32)
     """
 
+    formula = staticmethod(linear_warmup)
+
     def __init__(
         self,
         schedule: LearningRateSchedule,
@@ -91,13 +93,6 @@ class LinearWarmup(LearningRateSchedule, family="extra"):
     @property
     def dtype(self) -> np.dtype:
         return self.schedule.dtype
-
-    def evaluate(
-        self, step: Any, *, xp: ModuleType | Any = numpy_ops, dtype: npt.DTypeLike | None = None
-    ) -> Any:
-        return linear_warmup(
-            step, self.schedule, self.warmup_steps, self.initial_learning_rate, xp=xp, dtype=dtype
-        )
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -360,3 +360,80 @@ def test_empty_step_arrays_give_empty_results(name: str) -> None:
     out = schedule(np.array([], np.int32))
     assert out.shape == (0,)
     assert out.dtype == schedule(0).dtype
+
+
+# --- what each schedule class knows about itself -------------------------------------------
+
+#: A hand-made example per class whose edges, horizon and counterpart are derived below.
+KNOWN = {
+    "ExponentialDecay": (
+        ExponentialDecay(0.1, 10, 0.5, staircase=True),
+        [0, 10, 20, 30],
+        None,
+    ),
+    "PiecewiseConstantDecay": (
+        PiecewiseConstantDecay([5, 9], [0.3, 0.2, 0.1]),
+        [0, 5, 9],
+        10,  # values[-1] from boundary + 1 on
+    ),
+    "CosineDecay": (
+        CosineDecay(0.0, 100, warmup_target=1.0, warmup_steps=20),
+        [0, 20, 100, 120],
+        120,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(KNOWN))
+def test_edges_and_horizon_of_hand_made_examples(name: str) -> None:
+    schedule, edges, horizon = KNOWN[name]
+    assert schedule.edge_steps() == edges
+    assert schedule.horizon() == horizon
+
+
+def test_every_registered_class_declares_what_the_project_knows() -> None:
+    """A new schedule is one file: the registry finds it, and it must name its formula
+    and its counterpart (None only where no framework computes it)."""
+    from refimpl.schedules import SCHEDULES
+
+    assert set(SCHEDULES) == set(ALL_SCHEDULES)
+    for name, cls in SCHEDULES.items():
+        assert "formula" in vars(cls), name
+        assert "counterpart" in vars(cls) or name in ("LinearWarmup", "SequentialSchedule"), name
+        assert cls.counterpart is None or cls.counterpart.endswith(
+            (name, "natural_exp_decay", "linear_cosine_decay", "(decay=...)")
+        ), name
+
+
+@pytest.mark.parametrize("name", list(ALL_SCHEDULES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_the_rate_is_constant_from_the_horizon_on(name: str, data: st.DataObject) -> None:
+    schedule = ALL_SCHEDULES[name].from_config(data.draw(schedule_configs(name)))
+    horizon = schedule.horizon()
+    if horizon is None:
+        return
+    later = np.array([horizon, horizon + 1, horizon + 997, 2 * horizon + 13])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)  # steps beyond 2**24 in float32
+        rates = schedule(later)
+    assert np.all(rates == rates[0]), (schedule, later, rates)
+
+
+@pytest.mark.parametrize("name", list(ALL_SCHEDULES))
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_edges_include_step_0_and_with_dtype_float64_keeps_the_config(
+    name: str, data: st.DataObject
+) -> None:
+    config = data.draw(schedule_configs(name))
+    schedule = ALL_SCHEDULES[name].from_config(config)
+    edges = schedule.edge_steps()
+    assert edges[0] == 0 and edges == sorted(set(edges))
+    wide = schedule.with_dtype("float64")
+    assert wide.dtype == np.float64
+    assert type(wide) is type(schedule)
+    assert wide.with_dtype("float32").get_config().keys() == config.keys()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)
+        assert wide(edges).dtype == np.float64

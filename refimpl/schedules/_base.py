@@ -216,6 +216,67 @@ class LearningRateSchedule:
             raise TypeError(f"A schedule class named {cls.__name__!r} is already registered.")
         REGISTRY[cls.__name__] = cls
 
+    # --- what the project knows about this schedule ---------------------------------
+    #: What this schedule reproduces (``"keras.optimizers.schedules.ExponentialDecay"``,
+    #: ``"tf.compat.v1.train.natural_exp_decay"``, ...), None when nothing in a framework
+    #: computes it.
+    counterpart: ClassVar[str | None] = None
+    #: The constructor arguments whose value sets the compute dtype (what
+    #: :meth:`with_dtype` converts): rates, lists of rates, or nested schedules.
+    dtype_arguments: ClassVar[tuple[str, ...]] = ("initial_learning_rate",)
+
+    def children(self) -> list[LearningRateSchedule]:
+        """The schedules this one runs (none for a plain schedule)."""
+        return []
+
+    def edge_steps(self) -> list[int]:
+        """Steps where the schedule changes regime: step 0, boundaries, the end of a
+        decay or warmup, staircase switches, restarts (sorted, unique).  Decisions
+        (which interval, which period) are taken there, so that is where tests look,
+        together with each edge's neighbours.
+
+        >>> from refimpl.schedules import ExponentialDecay
+        >>> ExponentialDecay(0.1, 10, 0.5, staircase=True).edge_steps()
+        [0, 10, 20, 30]
+        """
+        return sorted({0, *self._edges()})
+
+    def _edges(self) -> list[int]:
+        return []
+
+    def horizon(self) -> int | None:
+        """The step from which the rate stays constant for ever, None if it keeps
+        changing (or is constant throughout).
+
+        >>> from refimpl.schedules import CosineDecay
+        >>> CosineDecay(0.1, 1000, warmup_target=1.0, warmup_steps=100).horizon()
+        1100
+        """
+        return None
+
+    def with_dtype(self, dtype: npt.DTypeLike) -> LearningRateSchedule:
+        """The same schedule computing in ``dtype``: each of :attr:`dtype_arguments`
+        becomes a NumPy scalar of ``dtype`` (Keras's rule: the compute dtype is that of
+        the initial rate), nested schedules recursively.
+
+        >>> from refimpl.schedules import ExponentialDecay
+        >>> ExponentialDecay(0.1, 10, 0.5).with_dtype("float64").dtype
+        dtype('float64')
+        """
+        kind = np.dtype(dtype).type
+
+        def convert(value: Any) -> Any:
+            if isinstance(value, LearningRateSchedule):
+                return value.with_dtype(dtype)
+            if isinstance(value, (list, tuple)):
+                return type(value)(convert(v) for v in value)
+            return kind(value)
+
+        arguments = {name: getattr(self, name) for name in self._init_arguments}
+        for name in self.dtype_arguments:
+            arguments[name] = convert(arguments[name])
+        return type(self)(**arguments)
+
     #: The dtype the step is cast to before the formula (None: not cast, as in
     #: ``PiecewiseConstantDecay``); used to warn about steps float32 cannot represent.
     def _step_cast_dtype(self) -> np.dtype | None:

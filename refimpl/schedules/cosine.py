@@ -103,6 +103,15 @@ class CosineDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(cosine_decay)
+    counterpart = "keras.optimizers.schedules.CosineDecay"
+
+    def _edges(self) -> list[int]:
+        warm = int(self.warmup_steps) if self.warmup_target is not None else 0
+        return [warm, int(self.decay_steps), warm + int(self.decay_steps)]
+
+    def horizon(self) -> int | None:
+        warm = int(self.warmup_steps) if self.warmup_target is not None else 0
+        return warm + int(self.decay_steps)
 
     def __init__(
         self,

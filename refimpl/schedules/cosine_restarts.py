@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.schedules._base import LearningRateSchedule
+from refimpl.schedules._base import FLOAT32_EXACT_INT_LIMIT, LearningRateSchedule
 from refimpl.schedules._validation import (
     check_initial_learning_rate,
     check_name,
@@ -106,6 +106,18 @@ class CosineDecayRestarts(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(cosine_decay_restarts)
+    counterpart = "keras.optimizers.schedules.CosineDecayRestarts"
+
+    def _edges(self) -> list[int]:
+        """The first step of each period up to ``2**24`` (at most 40 periods)."""
+        edges, total, period = [], 0.0, float(self.first_decay_steps)
+        for _ in range(40):
+            total += period
+            period *= float(self.t_mul)
+            if total > FLOAT32_EXACT_INT_LIMIT or period < 1e-9:
+                break
+            edges.append(round(total))
+        return edges
 
     def __init__(
         self,

@@ -71,6 +71,11 @@ class ExponentialDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(exponential_decay)
+    counterpart = "keras.optimizers.schedules.ExponentialDecay"
+
+    def _edges(self) -> list[int]:
+        multiples = (1, 2, 3) if self.staircase else (1,)
+        return [k * int(self.decay_steps) for k in multiples]
 
     def __init__(
         self,

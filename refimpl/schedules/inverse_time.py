@@ -63,6 +63,11 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(inverse_time_decay)
+    counterpart = "keras.optimizers.schedules.InverseTimeDecay"
+
+    def _edges(self) -> list[int]:
+        multiples = (1, 2, 3) if self.staircase else (1,)
+        return [k * int(self.decay_steps) for k in multiples]
 
     def __init__(
         self,

@@ -166,6 +166,13 @@ class LinearCosineDecay(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(linear_cosine_decay)
+    counterpart = "tf.compat.v1.train.linear_cosine_decay"
+
+    def _edges(self) -> list[int]:
+        return [int(self.decay_steps)]
+
+    def horizon(self) -> int | None:
+        return int(self.decay_steps)
 
     def __init__(
         self,
@@ -200,6 +207,13 @@ class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(noisy_linear_cosine_decay)
+    counterpart = "tf.compat.v1.train.noisy_linear_cosine_decay"
+
+    def _edges(self) -> list[int]:
+        return [int(self.decay_steps)]
+
+    def horizon(self) -> int | None:
+        return None  # the noise is drawn at every step, also past decay_steps
 
     def __init__(
         self,

@@ -54,6 +54,7 @@ class NaturalExpDecay(ExponentialDecay, family="extra"):
     """
 
     formula = staticmethod(natural_exp_decay)
+    counterpart = "tf.compat.v1.train.natural_exp_decay"
 
     def __init__(
         self,

@@ -141,6 +141,15 @@ class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(piecewise_constant_decay)
+    counterpart = "keras.optimizers.schedules.PiecewiseConstantDecay"
+    dtype_arguments = ("values",)
+
+    def _edges(self) -> list[int]:
+        return [int(b) for b in self.boundaries if math.isfinite(float(b))]
+
+    def horizon(self) -> int | None:
+        last = float(self.boundaries[-1])
+        return int(last) + 1 if math.isfinite(last) and last >= 0 else None
 
     default_name = "PiecewiseConstant"
 

@@ -76,6 +76,14 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(polynomial_decay)
+    counterpart = "keras.optimizers.schedules.PolynomialDecay"
+
+    def _edges(self) -> list[int]:
+        multiples = (1, 2, 3) if self.cycle else (1,)
+        return [k * int(self.decay_steps) for k in multiples]
+
+    def horizon(self) -> int | None:
+        return None if self.cycle else int(self.decay_steps)
 
     def __init__(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, cast
@@ -65,6 +66,24 @@ class SequentialSchedule(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(sequential_schedule)
+    dtype_arguments = ("schedules",)
+
+    def children(self) -> list[LearningRateSchedule]:
+        return list(self.schedules)
+
+    def _edges(self) -> list[int]:
+        starts = [0.0, *(float(b) for b in self.boundaries)]
+        return [
+            int(s) + e
+            for s, child in zip(starts, self.schedules)
+            if math.isfinite(s)
+            for e in child.edge_steps()
+        ]
+
+    def horizon(self) -> int | None:
+        inner = self.schedules[-1].horizon()
+        last = float(self.boundaries[-1])
+        return None if inner is None or not math.isfinite(last) else int(last) + inner
 
     def __init__(
         self,

@@ -66,6 +66,14 @@ class TimeBasedDecay(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(time_based_decay)
+    counterpart = "tf_keras.optimizers.legacy.SGD(decay=...)"
+
+    def children(self) -> list[LearningRateSchedule]:
+        lr = self.initial_learning_rate
+        return [lr] if isinstance(lr, LearningRateSchedule) else []
+
+    def _edges(self) -> list[int]:
+        return [e for child in self.children() for e in child.edge_steps()]
 
     def __init__(
         self,

@@ -67,6 +67,18 @@ class LinearWarmup(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(linear_warmup)
+    dtype_arguments = ("schedule",)
+
+    def children(self) -> list[LearningRateSchedule]:
+        return [self.schedule]
+
+    def _edges(self) -> list[int]:
+        w = int(self.warmup_steps)
+        return [w, *(w + e for e in self.schedule.edge_steps())]
+
+    def horizon(self) -> int | None:
+        inner = self.schedule.horizon()
+        return None if inner is None else int(self.warmup_steps) + inner
 
     def __init__(
         self,

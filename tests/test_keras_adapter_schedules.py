@@ -63,7 +63,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
 }
 
-#: The module-level formula function each schedule's ``evaluate`` runs.
+
 def test_one_registered_adapter_per_refimpl_schedule() -> None:
     assert set(keras_adapter.ADAPTERS) == set(NAMES)
     for name in NAMES:

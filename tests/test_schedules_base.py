@@ -429,7 +429,8 @@ def test_edges_include_step_0_and_with_dtype_float64_keeps_the_config(
     config = data.draw(schedule_configs(name))
     schedule = ALL_SCHEDULES[name].from_config(config)
     edges = schedule.edge_steps()
-    assert edges[0] == 0 and edges == sorted(set(edges))
+    assert edges[0] == 0
+    assert edges == sorted(set(edges))
     wide = schedule.with_dtype("float64")
     assert wide.dtype == np.float64
     assert type(wide) is type(schedule)

@@ -1,0 +1,1 @@
+"""Execution modes: the arithmetic each way of running Keras applies to a schedule."""

@@ -85,7 +85,7 @@ def test_closed_form_is_torchs_closed_form(ours, torch_make) -> None:
         scheduler.step(epoch)
         return optimizer.param_groups[0]["lr"]
 
-    with pytest.warns(UserWarning, match="epoch parameter"):
+    with pytest.warns(UserWarning, match=r"epoch parameter"):
         theirs = [at(int(epoch)) for epoch in steps]
     np.testing.assert_array_max_ulp(ours.closed_form(steps), np.array(theirs), maxulp=2)
     np.testing.assert_array_max_ulp(ours.exact(steps), np.array(theirs), maxulp=2)

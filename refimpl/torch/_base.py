@@ -55,6 +55,7 @@ __all__ = [
     "products",
     "python_map",
     "update_param_group_val",
+    "warn_outside_step",
 ]
 
 #: torch's warning when ``step(epoch)`` is called with an epoch.
@@ -153,7 +154,8 @@ def check_steps(step: Any) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _warn_get_lr_called_within_step(scheduler: LRScheduler) -> None:
+def warn_outside_step(scheduler: LRScheduler) -> None:
+    """torch's warning when ``get_lr()`` is called by the user rather than by ``step()``."""
     if not scheduler._get_lr_called_within_step:
         warnings.warn(
             "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, param_groups_val_list, python_map
+from refimpl.torch._base import LRScheduler, param_groups_val_list, python_map, warn_outside_step
 from refimpl.torch._validation import check_count, check_real
 
 __all__ = ["CosineAnnealingLR", "cosine_annealing_lr"]
@@ -94,6 +94,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if self._is_initial:
             return param_groups_val_list(self.optimizer, "lr")
         if self._step_count == 1 and self.last_epoch > 0:

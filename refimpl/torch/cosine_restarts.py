@@ -15,6 +15,7 @@ from refimpl.torch._base import (
     param_groups_val_list,
     python_map,
     update_param_group_val,
+    warn_outside_step,
 )
 from refimpl.torch._validation import is_real
 
@@ -138,6 +139,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         return [
             self.eta_min
             + (base_lr - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2

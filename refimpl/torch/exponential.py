@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, param_groups_val_list, products
+from refimpl.torch._base import LRScheduler, param_groups_val_list, products, warn_outside_step
 from refimpl.torch._validation import check_real
 
 __all__ = ["ExponentialLR", "exponential_lr"]
@@ -72,6 +72,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if self._is_initial:
             return param_groups_val_list(self.optimizer, "lr")
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]

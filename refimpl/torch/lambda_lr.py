@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from refimpl.torch._base import LRScheduler, param_groups_val_list
+from refimpl.torch._base import LRScheduler, param_groups_val_list, warn_outside_step
 from refimpl.torch._validation import check_callable
 from refimpl.torch.optim import Optimizer
 
@@ -125,6 +125,7 @@ class LambdaLR(LRScheduler):
         _load_state_dict(self, state_dict)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         return [
             base_lr * lmbda(self.last_epoch)
             for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)
@@ -169,6 +170,7 @@ class MultiplicativeLR(LRScheduler):
         _load_state_dict(self, state_dict)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if not self._is_initial:
             return [
                 group["lr"] * lmbda(self.last_epoch)

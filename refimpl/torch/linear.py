@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, param_groups_val_list, products
+from refimpl.torch._base import LRScheduler, param_groups_val_list, products, warn_outside_step
 from refimpl.torch._validation import check_count, check_real, warn
 
 __all__ = ["ConstantLR", "LinearLR", "constant_lr", "linear_lr"]
@@ -117,6 +117,7 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if self.last_epoch == 0:
             return [group["lr"] * self.factor for group in self.optimizer.param_groups]
         if self.last_epoch != self.total_iters:
@@ -192,6 +193,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if self.last_epoch == 0:
             return [group["lr"] * self.start_factor for group in self.optimizer.param_groups]
         if self._is_initial or self.last_epoch > self.total_iters:

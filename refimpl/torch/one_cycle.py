@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, python_map
+from refimpl.torch._base import LRScheduler, python_map, warn_outside_step
 from refimpl.torch._validation import check_real, is_real
 
 __all__ = ["OneCycleLR", "one_cycle_lr", "one_cycle_phases"]
@@ -275,6 +275,7 @@ class OneCycleLR(LRScheduler):
             ) from exc
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         lrs = []
         step_num = self.last_epoch
         if step_num > self.total_steps:

@@ -9,7 +9,13 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, param_groups_val_list, products, python_map
+from refimpl.torch._base import (
+    LRScheduler,
+    param_groups_val_list,
+    products,
+    python_map,
+    warn_outside_step,
+)
 from refimpl.torch._validation import check_count, check_real
 
 __all__ = ["PolynomialLR", "polynomial_lr"]
@@ -82,6 +88,7 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if self._is_initial or self.last_epoch > self.total_iters:
             return param_groups_val_list(self.optimizer, "lr")
         decay_factor = (

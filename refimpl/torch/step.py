@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, param_groups_val_list, products
+from refimpl.torch._base import LRScheduler, param_groups_val_list, products, warn_outside_step
 from refimpl.torch._validation import check_count, check_real, warn
 
 __all__ = ["MultiStepLR", "StepLR", "multi_step_lr", "step_lr"]
@@ -113,6 +113,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if (self.last_epoch == 0) or (self.last_epoch % self.step_size != 0):
             return param_groups_val_list(self.optimizer, "lr")
         return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
@@ -174,6 +175,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[Any]:
+        warn_outside_step(self)
         if self.last_epoch not in self.milestones:
             return param_groups_val_list(self.optimizer, "lr")
         return [

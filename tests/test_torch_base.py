@@ -14,6 +14,7 @@ from refimpl.torch._base import (
     check_steps,
     products,
     python_map,
+    repeated_products_at,
     update_param_group_val,
 )
 from refimpl.torch.lr_scheduler import ExponentialLR, Optimizer, StepLR
@@ -106,3 +107,25 @@ def test_step_with_an_epoch_warns_and_uses_the_closed_form_as_torch() -> None:
 def test_load_state_dict_needs_a_dict() -> None:
     with pytest.raises(TypeError, match="state_dict"):
         StepLR(0.1, 2).load_state_dict([("last_epoch", 3)])
+
+
+@given(
+    at=st.lists(st.integers(0, 3 * 2**20 + 5), min_size=1, max_size=20),
+    factor=st.sampled_from([0.9999, 0.5, 1.0000001]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_repeated_products_in_blocks_are_the_one_long_product(at, factor, dtype) -> None:
+    steps = np.array(at, np.int64)
+    want = products(dtype(0.1), factor, np.dtype(dtype), count=int(steps.max()))[steps]
+    got = repeated_products_at(dtype(0.1), factor, np.dtype(dtype), steps)
+    assert got.tobytes() == want.tobytes()
+
+
+def test_a_loop_replay_has_a_limit_with_a_clear_error() -> None:
+    from refimpl.torch.lr_scheduler import ChainedScheduler, CosineAnnealingLR
+
+    with pytest.raises(ValueError, match=r"step.*10000001.*exact"):
+        CosineAnnealingLR(0.1, 10)(10**7 + 1)
+    with pytest.raises(ValueError, match=r"ChainedScheduler's recursion"):
+        ChainedScheduler([StepLR(0.1, 2)])([0, 10**6 + 1])
+    assert ExponentialLR(0.1, 0.5)(10**7) == 0.0  # a sequential product: no limit

@@ -54,6 +54,7 @@ __all__ = [
     "param_groups_val_list",
     "products",
     "python_map",
+    "repeated_products_at",
     "update_param_group_val",
     "warn_outside_step",
 ]
@@ -121,6 +122,36 @@ def products(first: Any, factors: Any, dtype: np.dtype, count: int | None = None
     values[0] = first
     values[1:] = factors
     return np.multiply.accumulate(values)
+
+
+#: Factors per block of :func:`repeated_products_at` (8 MB of float64).
+_BLOCK = 2**20
+
+
+def repeated_products_at(first: Any, factor: Any, dtype: np.dtype, at: np.ndarray) -> np.ndarray:
+    """``first`` multiplied by ``factor`` ``k`` times, one rounding per product (torch's
+    recursion ``lr = lr * gamma``), for every ``k`` in ``at`` (int64, >= 0).
+
+    The same bits as ``products(first, factor, dtype, count=at.max())[at]``, computed in
+    blocks of 2**20 factors, each block continuing from the last value of the one
+    before: memory stays small however far ``at`` reaches (10**9 products: ~4 s here).
+
+    >>> repeated_products_at(1.0, 0.5, np.dtype(np.float64), np.array([3, 0]))
+    array([0.125, 1.   ])
+    """
+    out = np.empty(at.shape, dtype)
+    flat_at, flat_out = at.reshape(-1), out.reshape(-1)
+    order = np.argsort(flat_at, kind="stable")
+    sorted_at = flat_at[order]
+    top = int(sorted_at[-1]) if sorted_at.size else 0
+    value, start, i = first, 0, 0
+    while i < sorted_at.size:
+        count = min(_BLOCK, top - start)
+        block = products(value, factor, dtype, count=count)  # steps start .. start + count
+        stop = int(np.searchsorted(sorted_at, start + count, side="right"))
+        flat_out[order[i:stop]] = block[sorted_at[i:stop] - start]
+        value, start, i = block[-1], start + count, stop
+    return out
 
 
 def check_steps(step: Any) -> np.ndarray:
@@ -316,9 +347,20 @@ class LRScheduler:
         """The rates of updates ``0 .. n-1`` of a fresh run (vectorised in subclasses)."""
         return self.loop_replay(n)
 
+    #: The furthest step a loop replay goes to (about 10 s of stepping the twin).
+    _MAX_REPLAY: ClassVar[int] = 10**6
+
     def _replay_at(self, steps: np.ndarray) -> np.ndarray:
         """The rates at ``steps`` (int64, >= 0, not empty) of a fresh run."""
-        return self._replay(int(steps.max()) + 1)[steps]
+        top = int(steps.max())
+        if top > self._MAX_REPLAY:
+            raise ValueError(
+                f"Argument `step` reaches {top}: replaying {type(self).__name__}'s recursion "
+                f"that far steps it {top} times in Python (more than the {self._MAX_REPLAY:,} "
+                "refimpl allows). Use .exact(step) for the closed form, or step the twin. "
+                f"Received: step={top}"
+            )
+        return self._replay(top + 1)[steps]
 
     def __call__(self, step: npt.ArrayLike) -> np.ndarray:
         """The rate torch applies at optimizer update ``step`` (an int or an array of

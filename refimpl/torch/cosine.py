@@ -80,6 +80,8 @@ class CosineAnnealingLR(LRScheduler):
     [0.05000000000000001, 0.1]
     """
 
+    _MAX_REPLAY = 10**7  # a loop of scalar operations: ~1 s per 10**6 steps
+
     def __init__(self, lr: Any, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         optimizer = self._bind(lr, T_max=T_max, eta_min=eta_min, last_epoch=last_epoch)
         check_count(

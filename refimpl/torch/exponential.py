@@ -9,7 +9,12 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, param_groups_val_list, products, warn_outside_step
+from refimpl.torch._base import (
+    LRScheduler,
+    param_groups_val_list,
+    repeated_products_at,
+    warn_outside_step,
+)
 from refimpl.torch._validation import check_real
 
 __all__ = ["ExponentialLR", "exponential_lr"]
@@ -83,5 +88,5 @@ class ExponentialLR(LRScheduler):
     def _closed_form(self, step: Any, xp: Any, dtype: Any) -> Any:
         return exponential_lr(step, self._lr0, self.gamma, xp=xp, dtype=dtype)
 
-    def _replay(self, n: int) -> np.ndarray:
-        return products(self._lr0, self.gamma, self.dtype, count=n - 1)
+    def _replay_at(self, steps: np.ndarray) -> np.ndarray:
+        return repeated_products_at(self._lr0, self.gamma, self.dtype, steps)

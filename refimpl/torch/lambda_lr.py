@@ -155,6 +155,8 @@ class MultiplicativeLR(LRScheduler):
     array([1.   , 0.5  , 0.125])
     """
 
+    _MAX_REPLAY = 10**7  # a loop of scalar operations: ~1 s per 10**6 steps
+
     def __init__(self, lr: Any, lr_lambda: Factor | list[Factor], last_epoch: int = -1) -> None:
         optimizer = self._bind(lr, lr_lambda=lr_lambda, last_epoch=last_epoch)
         self.lr_lambdas = _lambdas(optimizer, lr_lambda)

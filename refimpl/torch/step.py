@@ -12,7 +12,13 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.torch._base import LRScheduler, param_groups_val_list, products, warn_outside_step
+from refimpl.torch._base import (
+    LRScheduler,
+    param_groups_val_list,
+    products,
+    repeated_products_at,
+    warn_outside_step,
+)
 from refimpl.torch._validation import check_count, check_real, warn
 
 __all__ = ["MultiStepLR", "StepLR", "multi_step_lr", "step_lr"]
@@ -128,8 +134,7 @@ class StepLR(LRScheduler):
 
     def _replay_at(self, steps: np.ndarray) -> np.ndarray:
         decays = steps // self.step_size
-        table = products(self._lr0, self.gamma, self.dtype, count=int(decays.max()))
-        return table[decays]
+        return repeated_products_at(self._lr0, self.gamma, self.dtype, decays)
 
 
 class MultiStepLR(LRScheduler):

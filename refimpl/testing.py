@@ -49,6 +49,7 @@ __all__ = [
     "torch_multiplicative_lr",
     "torch_one_cycle_lr",
     "torch_polynomial_lr",
+    "torch_rates",
     "torch_scheduler_configs",
     "torch_sequential_lr",
     "torch_step_lr",
@@ -618,6 +619,17 @@ def torch_base_rates() -> st.SearchStrategy[float]:
     return _rates(1e-4, 1.0)
 
 
+def torch_rates() -> st.SearchStrategy[Any]:
+    """Base rates as torch takes them: a Python float (torch computes in float64) or an
+    ``np.float32`` (a float32 tensor rate, ``SGD(params, lr=torch.tensor(x))``).
+
+    >>> from hypothesis import find
+    >>> type(find(torch_rates(), lambda lr: isinstance(lr, np.float32))).__name__
+    'float32'
+    """
+    return st.one_of(torch_base_rates(), torch_base_rates().map(np.float32))
+
+
 def _gammas() -> st.SearchStrategy[float]:
     return st.one_of(st.sampled_from([0.1, 0.5, 0.9, 0.99]), st.floats(0.01, 1.2))
 
@@ -816,7 +828,7 @@ def torch_edge_steps(name: str, config: dict[str, Any]) -> list[int]:
     ``total_steps``; composites add their children's, shifted by the milestones.
 
     >>> torch_edge_steps("StepLR", {"step_size": 10, "gamma": 0.5})
-    [0, 1, 9, 10, 11, 19, 20, 21, 29, 30, 31]
+    [0, 1, 2, 9, 10, 11, 19, 20, 21, 29, 30, 31]
     """
     edges = [0, 1]
     c = config

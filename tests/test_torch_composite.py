@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from refimpl.testing import (
     TorchFactor,
-    torch_base_rates,
     torch_chained_scheduler,
+    torch_rates,
     torch_sequential_lr,
 )
 from refimpl.torch.lr_scheduler import (
@@ -37,14 +37,12 @@ _spec = importlib.util.spec_from_file_location(
 oracle = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(oracle)  # type: ignore[union-attr]
 
-float32_or_64 = st.booleans().map(lambda tensor: np.float32 if tensor else float)
 L = torch.optim.lr_scheduler
 
 
 @given(
     config=torch_sequential_lr(),
-    lr=torch_base_rates(),
-    kind=float32_or_64,
+    lr=torch_rates(),
     extra=st.integers(0, 50),
 )
 @example(
@@ -55,8 +53,7 @@ L = torch.optim.lr_scheduler
         ],
         "milestones": [5],
     },
-    lr=0.1,
-    kind=np.float32,
+    lr=np.float32(0.1),
     extra=0,
 )
 @example(
@@ -68,7 +65,6 @@ L = torch.optim.lr_scheduler
         "milestones": [0],
     },
     lr=0.1,
-    kind=float,
     extra=0,
 )
 @example(
@@ -80,17 +76,15 @@ L = torch.optim.lr_scheduler
         "milestones": [7],
     },
     lr=0.1,
-    kind=float,
     extra=0,
 )
-def test_sequential_lr_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("SequentialLR", config, kind(lr), extra)
+def test_sequential_lr_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("SequentialLR", config, lr, extra)
 
 
 @given(
     config=torch_chained_scheduler(),
-    lr=torch_base_rates(),
-    kind=float32_or_64,
+    lr=torch_rates(),
     extra=st.integers(0, 50),
 )
 @example(
@@ -100,12 +94,11 @@ def test_sequential_lr_replays_torch(config, lr, kind, extra) -> None:
             ("ExponentialLR", {"gamma": 0.9}),
         ]
     },
-    lr=0.1,
-    kind=np.float32,
+    lr=np.float32(0.1),
     extra=20,
 )
-def test_chained_scheduler_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("ChainedScheduler", config, kind(lr), extra)
+def test_chained_scheduler_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("ChainedScheduler", config, lr, extra)
 
 
 def test_children_built_on_one_optimizer_are_torchs_own_code() -> None:

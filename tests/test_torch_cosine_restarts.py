@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from refimpl.testing import torch_base_rates, torch_cosine_annealing_warm_restarts
+from refimpl.testing import torch_cosine_annealing_warm_restarts, torch_rates
 from refimpl.torch.cosine_restarts import restart_position
 from refimpl.torch.lr_scheduler import (
     CosineAnnealingWarmRestarts,
@@ -24,20 +24,17 @@ _spec = importlib.util.spec_from_file_location(
 oracle = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(oracle)  # type: ignore[union-attr]
 
-float32_or_64 = st.booleans().map(lambda tensor: np.float32 if tensor else float)
-
 
 @given(
     config=torch_cosine_annealing_warm_restarts(),
-    lr=torch_base_rates(),
-    kind=float32_or_64,
+    lr=torch_rates(),
     extra=st.integers(0, 100),
 )
-@example(config={"T_0": 1, "T_mult": 1, "eta_min": 0.0}, lr=0.1, kind=float, extra=5)
-@example(config={"T_0": 1, "T_mult": 3, "eta_min": 1e-4}, lr=0.1, kind=np.float32, extra=100)
-@example(config={"T_0": 10, "T_mult": 2, "eta_min": 0.001}, lr=0.1, kind=float, extra=0)
-def test_warm_restarts_replay_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("CosineAnnealingWarmRestarts", config, kind(lr), extra)
+@example(config={"T_0": 1, "T_mult": 1, "eta_min": 0.0}, lr=0.1, extra=5)
+@example(config={"T_0": 1, "T_mult": 3, "eta_min": 1e-4}, lr=np.float32(0.1), extra=100)
+@example(config={"T_0": 10, "T_mult": 2, "eta_min": 0.001}, lr=0.1, extra=0)
+def test_warm_restarts_replay_torch(config, lr, extra) -> None:
+    oracle.check_parity("CosineAnnealingWarmRestarts", config, lr, extra)
 
 
 @pytest.mark.parametrize("kind", [float, np.float32])

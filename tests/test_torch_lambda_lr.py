@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from refimpl.testing import TorchFactor, torch_base_rates, torch_lambda_lr, torch_multiplicative_lr
+from refimpl.testing import TorchFactor, torch_lambda_lr, torch_multiplicative_lr, torch_rates
 from refimpl.torch.lr_scheduler import LambdaLR, MultiplicativeLR, lambda_lr, multiplicative_lr
 
 torch = pytest.importorskip("torch")
@@ -20,26 +20,21 @@ _spec = importlib.util.spec_from_file_location(
 oracle = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(oracle)  # type: ignore[union-attr]
 
-float32_or_64 = st.booleans().map(lambda tensor: np.float32 if tensor else float)
 
-
-@given(
-    config=torch_lambda_lr(), lr=torch_base_rates(), kind=float32_or_64, extra=st.integers(0, 200)
-)
-@example(config={"lr_lambda": TorchFactor("warmup", 10.0)}, lr=0.1, kind=np.float32, extra=0)
-def test_lambda_lr_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("LambdaLR", config, kind(lr), extra)
+@given(config=torch_lambda_lr(), lr=torch_rates(), extra=st.integers(0, 200))
+@example(config={"lr_lambda": TorchFactor("warmup", 10.0)}, lr=np.float32(0.1), extra=0)
+def test_lambda_lr_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("LambdaLR", config, lr, extra)
 
 
 @given(
     config=torch_multiplicative_lr(),
-    lr=torch_base_rates(),
-    kind=float32_or_64,
+    lr=torch_rates(),
     extra=st.integers(0, 200),
 )
-@example(config={"lr_lambda": TorchFactor("constant", 0.95)}, lr=0.1, kind=np.float32, extra=300)
-def test_multiplicative_lr_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("MultiplicativeLR", config, kind(lr), extra)
+@example(config={"lr_lambda": TorchFactor("constant", 0.95)}, lr=np.float32(0.1), extra=300)
+def test_multiplicative_lr_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("MultiplicativeLR", config, lr, extra)
 
 
 def test_plain_functions_and_int_factors_as_in_torch() -> None:

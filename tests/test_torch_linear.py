@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from refimpl import ScheduleWarning
-from refimpl.testing import torch_base_rates, torch_constant_lr, torch_linear_lr
+from refimpl.testing import torch_constant_lr, torch_linear_lr, torch_rates
 from refimpl.torch.lr_scheduler import ConstantLR, LinearLR, constant_lr, linear_lr
 
 torch = pytest.importorskip("torch")
@@ -21,41 +21,32 @@ _spec = importlib.util.spec_from_file_location(
 oracle = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(oracle)  # type: ignore[union-attr]
 
-float32_or_64 = st.booleans().map(lambda tensor: np.float32 if tensor else float)
+
+@given(config=torch_constant_lr(), lr=torch_rates(), extra=st.integers(0, 30))
+@example(config={"factor": 1.0 / 3, "total_iters": 5}, lr=0.1, extra=0)
+@example(config={"factor": 0.1, "total_iters": 1}, lr=np.float32(0.3), extra=0)
+def test_constant_lr_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("ConstantLR", config, lr, extra)
 
 
-@given(
-    config=torch_constant_lr(), lr=torch_base_rates(), kind=float32_or_64, extra=st.integers(0, 30)
-)
-@example(config={"factor": 1.0 / 3, "total_iters": 5}, lr=0.1, kind=float, extra=0)
-@example(config={"factor": 0.1, "total_iters": 1}, lr=0.3, kind=np.float32, extra=0)
-def test_constant_lr_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("ConstantLR", config, kind(lr), extra)
-
-
-@given(
-    config=torch_linear_lr(), lr=torch_base_rates(), kind=float32_or_64, extra=st.integers(0, 30)
-)
+@given(config=torch_linear_lr(), lr=torch_rates(), extra=st.integers(0, 30))
 @example(
     config={"start_factor": 1.0 / 3, "end_factor": 1.0, "total_iters": 5},
     lr=0.1,
-    kind=float,
     extra=0,
 )
 @example(
     config={"start_factor": 0.001, "end_factor": 0.0, "total_iters": 1},
-    lr=0.1,
-    kind=np.float32,
+    lr=np.float32(0.1),
     extra=0,
 )
 @example(
     config={"start_factor": 1.0, "end_factor": 0.1, "total_iters": 100},
-    lr=0.7,
-    kind=np.float32,
+    lr=np.float32(0.7),
     extra=0,
 )
-def test_linear_lr_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("LinearLR", config, kind(lr), extra)
+def test_linear_lr_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("LinearLR", config, lr, extra)
 
 
 def test_warmup_end_is_within_rounding_of_the_target_not_always_equal() -> None:

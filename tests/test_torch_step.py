@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from refimpl.schedules import PiecewiseConstantDecay
-from refimpl.testing import torch_base_rates, torch_multi_step_lr, torch_step_lr
+from refimpl.testing import torch_multi_step_lr, torch_rates, torch_step_lr
 from refimpl.torch.lr_scheduler import MultiStepLR, StepLR, multi_step_lr, step_lr
 
 torch = pytest.importorskip("torch")
@@ -21,29 +21,26 @@ _spec = importlib.util.spec_from_file_location(
 oracle = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(oracle)  # type: ignore[union-attr]
 
-float32_or_64 = st.booleans().map(lambda tensor: np.float32 if tensor else float)
 
-
-@given(config=torch_step_lr(), lr=torch_base_rates(), kind=float32_or_64, extra=st.integers(0, 60))
-@example(config={"step_size": 1, "gamma": 0.1}, lr=0.1, kind=float, extra=0)
-@example(config={"step_size": 30, "gamma": 0.1}, lr=0.1, kind=np.float32, extra=0)
-@example(config={"step_size": 7, "gamma": 1.1}, lr=1.0, kind=np.float32, extra=30)
-def test_step_lr_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("StepLR", config, kind(lr), extra)
+@given(config=torch_step_lr(), lr=torch_rates(), extra=st.integers(0, 60))
+@example(config={"step_size": 1, "gamma": 0.1}, lr=0.1, extra=0)
+@example(config={"step_size": 30, "gamma": 0.1}, lr=np.float32(0.1), extra=0)
+@example(config={"step_size": 7, "gamma": 1.1}, lr=np.float32(1.0), extra=30)
+def test_step_lr_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("StepLR", config, lr, extra)
 
 
 @given(
     config=torch_multi_step_lr(),
-    lr=torch_base_rates(),
-    kind=float32_or_64,
+    lr=torch_rates(),
     extra=st.integers(0, 60),
 )
-@example(config={"milestones": [30, 80], "gamma": 0.1}, lr=0.1, kind=float, extra=0)
-@example(config={"milestones": [0, 3, 3, 5], "gamma": 0.5}, lr=0.3, kind=np.float32, extra=0)
-@example(config={"milestones": [9, 2], "gamma": 0.9}, lr=0.3, kind=float, extra=0)
-@example(config={"milestones": [], "gamma": 0.9}, lr=0.3, kind=float, extra=5)
-def test_multi_step_lr_replays_torch(config, lr, kind, extra) -> None:
-    oracle.check_parity("MultiStepLR", config, kind(lr), extra)
+@example(config={"milestones": [30, 80], "gamma": 0.1}, lr=0.1, extra=0)
+@example(config={"milestones": [0, 3, 3, 5], "gamma": 0.5}, lr=np.float32(0.3), extra=0)
+@example(config={"milestones": [9, 2], "gamma": 0.9}, lr=0.3, extra=0)
+@example(config={"milestones": [], "gamma": 0.9}, lr=0.3, extra=5)
+def test_multi_step_lr_replays_torch(config, lr, extra) -> None:
+    oracle.check_parity("MultiStepLR", config, lr, extra)
 
 
 def test_multi_step_switches_at_the_milestone_keras_one_step_later() -> None:

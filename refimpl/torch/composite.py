@@ -74,7 +74,29 @@ def _on_one_optimizer(
     return [scheduler._rebuild(optimizer) for scheduler in schedulers]
 
 
-class SequentialLR(LRScheduler):
+class _Composite(LRScheduler):
+    """What ``SequentialLR`` and ``ChainedScheduler`` share: children, and torch's state
+    of them (each child's ``state_dict()`` under ``_schedulers``)."""
+
+    _schedulers: list[LRScheduler]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in super().state_dict().items() if k != "_schedulers"}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not isinstance(state_dict, dict) or "_schedulers" not in state_dict:
+            raise TypeError(
+                "Argument `state_dict` must be a dict from state_dict() (with '_schedulers'). "
+                f"Received: state_dict={state_dict!r}"
+            )
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != "_schedulers"})
+        for child, saved in zip(self._schedulers, state_dict["_schedulers"], strict=True):
+            child.load_state_dict(saved)
+
+
+class SequentialLR(_Composite):
     """``torch.optim.lr_scheduler.SequentialLR``: ``schedulers[i]`` drives the rate from
     ``milestones[i - 1]`` on.
 
@@ -163,14 +185,6 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in super().state_dict().items() if k != "_schedulers"}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _load_composite(self, state_dict)
-
     def _rebuild(self, optimizer: Optimizer, **overrides: Any) -> SequentialLR:
         args = {**self._args, **overrides}
         args["schedulers"] = [s._rebuild(optimizer) for s in self._args["schedulers"]]
@@ -186,7 +200,7 @@ class SequentialLR(LRScheduler):
         return result
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_Composite):
     """``torch.optim.lr_scheduler.ChainedScheduler``: every child steps, in order, on
     the one rate.
 
@@ -233,14 +247,6 @@ class ChainedScheduler(LRScheduler):
             scheduler.step()
         self._last_lr = param_groups_val_list(self._schedulers[-1].optimizer, "lr")
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in super().state_dict().items() if k != "_schedulers"}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _load_composite(self, state_dict)
-
     def get_config(self) -> dict[str, Any]:
         return {"schedulers": self._args["schedulers"], "lr": self._args["lr"]}
 
@@ -260,16 +266,3 @@ class ChainedScheduler(LRScheduler):
             )
             result = xp.multiply(result, factor)
         return result
-
-
-def _load_composite(scheduler: LRScheduler, state_dict: dict[str, Any]) -> None:
-    """torch's ``load_state_dict`` of a composite: its own attributes, then each child's."""
-    if not isinstance(state_dict, dict) or "_schedulers" not in state_dict:
-        raise TypeError(
-            "Argument `state_dict` must be a dict from state_dict() (with '_schedulers'). "
-            f"Received: state_dict={state_dict!r}"
-        )
-    children = state_dict["_schedulers"]
-    scheduler.__dict__.update({k: v for k, v in state_dict.items() if k != "_schedulers"})
-    for child, saved in zip(scheduler._schedulers, children, strict=True):  # type: ignore[attr-defined]
-        child.load_state_dict(saved)

@@ -72,31 +72,33 @@ def _lambdas(optimizer: Optimizer, lr_lambda: Any) -> list[Factor]:
     return lambdas
 
 
-def _state_dict(scheduler: LRScheduler) -> dict[str, Any]:
-    """torch's: functions and lambdas are not saved (``None``), callable objects'
-    ``__dict__`` is."""
-    state = {k: v for k, v in LRScheduler.state_dict(scheduler).items() if k != "lr_lambdas"}
-    state["lr_lambdas"] = [
-        None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
-        for fn in scheduler.lr_lambdas  # type: ignore[attr-defined]
-    ]
-    return state
+class _UserFactors(LRScheduler):
+    """What ``LambdaLR`` and ``MultiplicativeLR`` share: ``lr_lambdas`` and torch's way of
+    saving them (functions and lambdas as ``None``, callable objects' ``__dict__``)."""
+
+    lr_lambdas: list[Factor]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+        state["lr_lambdas"] = [
+            None if isinstance(fn, types.FunctionType) else fn.__dict__.copy()
+            for fn in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if not isinstance(state_dict, dict) or "lr_lambdas" not in state_dict:
+            raise TypeError(
+                "Argument `state_dict` must be a dict from state_dict() (with 'lr_lambdas'). "
+                f"Received: state_dict={state_dict!r}"
+            )
+        super().load_state_dict({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+        for i, fn in enumerate(state_dict["lr_lambdas"]):
+            if fn is not None:
+                self.lr_lambdas[i].__dict__.update(fn)
 
 
-def _load_state_dict(scheduler: LRScheduler, state_dict: dict[str, Any]) -> None:
-    if not isinstance(state_dict, dict) or "lr_lambdas" not in state_dict:
-        raise TypeError(
-            "Argument `state_dict` must be a dict from state_dict() (with 'lr_lambdas'). "
-            f"Received: state_dict={state_dict!r}"
-        )
-    rest = {k: v for k, v in state_dict.items() if k != "lr_lambdas"}
-    scheduler.__dict__.update(rest)
-    for i, fn in enumerate(state_dict["lr_lambdas"]):
-        if fn is not None:
-            scheduler.lr_lambdas[i].__dict__.update(fn)  # type: ignore[attr-defined]
-
-
-class LambdaLR(LRScheduler):
+class LambdaLR(_UserFactors):
     """``torch.optim.lr_scheduler.LambdaLR``: ``base_lr * lr_lambda(epoch)``; see
     :func:`lambda_lr`.
 
@@ -118,12 +120,6 @@ class LambdaLR(LRScheduler):
             check_callable("lr_lambda", fn)
         super().__init__(optimizer, last_epoch)
 
-    def state_dict(self) -> dict[str, Any]:
-        return _state_dict(self)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _load_state_dict(self, state_dict)
-
     def get_lr(self) -> list[Any]:
         warn_outside_step(self)
         return [
@@ -142,7 +138,7 @@ class LambdaLR(LRScheduler):
         return values[where.reshape(steps.shape)]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_UserFactors):
     """``torch.optim.lr_scheduler.MultiplicativeLR``: the rate times
     ``lr_lambda(epoch)`` at every step; see :func:`multiplicative_lr`.
 
@@ -164,12 +160,6 @@ class MultiplicativeLR(LRScheduler):
             if not callable(fn):
                 raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
-
-    def state_dict(self) -> dict[str, Any]:
-        return _state_dict(self)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        _load_state_dict(self, state_dict)
 
     def get_lr(self) -> list[Any]:
         warn_outside_step(self)

@@ -4,8 +4,9 @@
 (also importable as :mod:`refimpl.optimizers.schedules`, as in Keras); every other
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
 ``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``) and the
-tooling (``cli``, ``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``) --
-is imported lazily on first attribute access, so ``import refimpl as keras`` runs the
+tooling (``cli``, ``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``), and
+PyTorch's schedulers in NumPy (``torch``: :mod:`refimpl.torch.lr_scheduler`) -- is
+imported lazily on first attribute access, so ``import refimpl as keras`` runs the
 lesson's code unchanged and ``refimpl.metrics`` works without an explicit
 ``import refimpl.metrics``.
 """
@@ -41,10 +42,15 @@ __all__ = [
     "utils",
 ]  # not ``testing``: it needs Hypothesis (the test extra), and ``from refimpl import *``
 #    must work with NumPy alone; ``refimpl.testing`` is still imported on first use.
+#    Not ``torch`` either (NumPy only, but ``from refimpl import *`` would bind the name
+#    ``torch`` over PyTorch itself); ``refimpl.torch`` is imported on first use too.
 
 #: Every public submodule; all but ``exceptions``, ``numpy_ops`` and ``schedules``
 #: (which the schedules need) are imported on first use by :func:`__getattr__`.
-_SUBMODULES = (frozenset(__all__) - {"ScheduleWarning", "Sequential", "__version__"}) | {"testing"}
+_SUBMODULES = (frozenset(__all__) - {"ScheduleWarning", "Sequential", "__version__"}) | {
+    "testing",
+    "torch",
+}
 
 
 def __getattr__(name: str) -> Any:

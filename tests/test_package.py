@@ -71,9 +71,10 @@ def test_every_public_submodule_is_an_attribute_of_a_fresh_refimpl(name: str) ->
     assert (name in refimpl.__all__) == (name not in NEEDS_AN_EXTRA)
 
 
-#: Public submodules that need an optional dependency, left out of ``__all__`` so that
-#: ``from refimpl import *`` works with NumPy alone.
-NEEDS_AN_EXTRA = frozenset({"testing"})  # Hypothesis
+#: Public submodules left out of ``__all__``: ``testing`` needs an optional dependency
+#: (Hypothesis; ``from refimpl import *`` works with NumPy alone), ``torch`` is named
+#: like a framework (``from refimpl import *`` must not shadow ``import torch``).
+NEEDS_AN_EXTRA = frozenset({"testing", "torch"})
 
 
 def test_top_level_all_is_the_public_submodules_and_the_documented_names() -> None:

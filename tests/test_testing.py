@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from refimpl.schedules import ExponentialDecay, NaturalExpDecay
-from refimpl.testing import assert_schedules_match, tolerance
+from refimpl.testing import (
+    TORCH_SCHEDULER_NAMES,
+    assert_schedules_match,
+    tolerance,
+    torch_scheduler_configs,
+)
 
 
 def test_exponential_decay_allows_no_absolute_slack() -> None:
@@ -54,3 +59,55 @@ def test_within_bounds_adds_the_ulps_to_a_positive_atol_only() -> None:
     assert not within_bounds(three_up, one, ulps=2, atol=2.0**-24)
     assert within_bounds(np.float32(np.nan), np.float32(np.nan))  # NaN is NaN's match
     assert not within_bounds(np.float32(0.5), np.float32(np.nan), atol=1.0)
+
+
+# --- torch.optim.lr_scheduler ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TORCH_SCHEDULER_NAMES)
+def test_torch_strategies_draw_valid_configurations(name: str) -> None:
+    """Every drawn configuration builds without a warning (ScheduleWarning is an error
+    in the suite), in float64 and float32, and its edge steps are sorted, >= 0, with
+    step 0 first."""
+    from hypothesis import given, settings
+
+    from refimpl.testing import build_torch_scheduler, torch_edge_steps
+
+    @settings(max_examples=15, database=None)
+    @given(torch_scheduler_configs(name))
+    def check(config: dict) -> None:
+        for lr in (0.1, np.float32(0.1)):
+            scheduler = build_torch_scheduler(name, config, lr)
+            assert type(scheduler).__name__ == name
+        edges = torch_edge_steps(name, config)
+        assert edges == sorted(set(edges))
+        assert edges[0] == 0
+
+    check()
+
+
+def test_torch_edge_steps_pin_each_regime() -> None:
+    from refimpl.testing import torch_edge_steps
+
+    assert torch_edge_steps("CosineAnnealingLR", {"T_max": 5, "eta_min": 0.0}) == [
+        0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15, 16,
+    ]  # fmt: skip
+    one_cycle = {"total_steps": 10, "pct_start": 0.25, "three_phase": False}
+    assert max(torch_edge_steps("OneCycleLR", one_cycle)) == 10  # the last allowed step
+    sequential = {
+        "schedulers": [("StepLR", {"step_size": 3}), ("LinearLR", {"total_iters": 2})],
+        "milestones": [20],
+    }
+    assert {19, 20, 21, 22, 23} <= set(torch_edge_steps("SequentialLR", sequential))
+    with pytest.raises(ValueError, match="Unknown torch scheduler"):
+        torch_scheduler_configs("CyclicLR")
+
+
+def test_torch_factor_is_a_callable_object_with_state() -> None:
+    from refimpl.testing import TorchFactor
+
+    assert TorchFactor("power", 0.5)(3) == 0.125
+    assert TorchFactor("warmup", 4.0)(1) == 0.5
+    assert TorchFactor("constant", 0.9)(7) == 0.9
+    assert TorchFactor("inverse", 1.0).__dict__ == {"kind": "inverse", "a": 1.0}
+    assert repr(TorchFactor("power", 0.5)) == "TorchFactor('power', 0.5)"

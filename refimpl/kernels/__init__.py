@@ -1,0 +1,1 @@
+"""Bit-exact NumPy reproductions of the float math kernels TensorFlow runs."""

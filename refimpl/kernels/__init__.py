@@ -1,0 +1,1 @@
+"""Bit-exact NumPy emulations of the float kernels TensorFlow and XLA run on the CPU."""

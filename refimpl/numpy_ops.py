@@ -12,24 +12,26 @@ with the same names, signatures and TensorFlow-backend dtype rules:
   "weak scalar" rule, the same as TensorFlow's).
 - Unary float functions of an integer array return float32, as ``keras.ops`` does.
 
-Transcendental functions in float32 (``cos``, ``log``, ``exp``, ``power``, ``sqrt``) are
-*correctly rounded*: they are computed in float64 and rounded once.  TensorFlow's scalar
-CPU kernels are within one ulp of that, and -- measured over 5,054 restart-boundary steps
-of ``CosineDecayRestarts`` -- take the same ``floor(log(.)/log(.))`` decisions, where
-NumPy's own float32 ``log`` disagrees with TensorFlow 31 times.
+The float functions (``cos``, ``log``, ``exp``, ``power``) are the ones TensorFlow's CPU
+kernels run on a scalar -- what Keras computes when a schedule is called on one step:
+glibc's ``cosf``/``logf``/``expf``/``powf`` in float32, reproduced bit for bit by
+:mod:`refimpl.kernels.glibc`, with subnormal results flushed to zero as TensorFlow's
+threads do.  (Not correctly rounded: ``logf`` is within 0.82 ulp, and a
+``floor(log(.) / log(.))`` decision can depend on that last bit -- measured:
+``CosineDecayRestarts(1.0, 177, t_mul=1.279183747360298)`` at step 2,141,614.)
+In float64: NumPy's ``cos`` (glibc's, on this platform), ``log``, ``exp`` and ``pow``.
 """
 
 from __future__ import annotations
 
-import functools
-import math
-import struct
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from refimpl.kernels import glibc
 
 __all__ = [
     "add",
@@ -228,216 +230,35 @@ def flush_subnormals(x: Any) -> Any:
     return out[()]
 
 
-#: Elements per block of the float64 kernels below: their float64 temporaries stay in
-#: the L2 cache instead of streaming through memory (and the allocator's trimming).
-_KERNEL_BLOCK = 2**16
+def _tf_cpu_kernel(float32_kernel: Callable[..., Any], float64_kernel: Callable[..., Any]) -> Any:
+    """A float function as TensorFlow's CPU kernel computes it on a scalar: float32 (and
+    float16, computed in float32 as Eigen does) by glibc's float function, float64 by the
+    double one; inputs and results flushed to zero where subnormal (TensorFlow's threads
+    run with FTZ/DAZ).  Integers become float32 first, as in ``keras.ops``."""
+
+    def kernel(*args: ArrayLike) -> Array:
+        inputs = [_float_input(a) for a in args]
+        dtype = np.result_type(*inputs)
+        if dtype == np.float64:
+            wide = [np.asarray(a, np.float64) for a in inputs]
+            return flush_subnormals(float64_kernel(*wide)[()])
+        narrow = [np.asarray(a, np.float32) for a in inputs]
+        out = flush_subnormals(float32_kernel(*narrow))
+        return out if dtype == np.float32 else flush_subnormals(np.asarray(out).astype(dtype)[()])
+
+    return kernel
 
 
-def _in_blocks(kernel: Callable[[np.ndarray], Any], a: np.ndarray, dtype: Any) -> np.ndarray:
-    """``kernel(a)`` (elementwise, float64) rounded to ``dtype``, block by block."""
-    if a.size <= _KERNEL_BLOCK:
-        return np.asarray(kernel(a)).astype(dtype).reshape(a.shape)
-    flat = a.reshape(-1)
-    out = np.empty(flat.size, dtype)
-    for lo in range(0, flat.size, _KERNEL_BLOCK):
-        out[lo : lo + _KERNEL_BLOCK] = kernel(flat[lo : lo + _KERNEL_BLOCK])  # rounds once
-    return out.reshape(a.shape)
-
-
-def _correctly_rounded(fn: Any, x: ArrayLike) -> Array:
-    a = _float_input(x)
-    if isinstance(a, (np.float32, np.float16)):  # the same float64 loop, on one value
-        return flush_subnormals(type(a)(fn(np.float64(a))))
-    if a.dtype == np.float32 or a.dtype == np.float16:
-        return flush_subnormals(_in_blocks(lambda b: fn(b.astype(np.float64)), a, a.dtype))
-    return flush_subnormals(fn(a))
-
-
-#: pi/2 and pi/4 as double-double (hi + lo) for the cosine kernel's argument reduction.
-_PIO4_HI = math.pi / 4
-_PIO4_LO = 3.061616997868383e-17  # pi/4 - _PIO4_HI, to double precision
-#: float32 arguments the tangent kernel of :func:`cos` handles (beyond: NumPy's ``cos``).
-_COS_KERNEL_DOMAIN = (-math.pi / 4, 5 * math.pi / 4)
-#: Shorter arrays take NumPy's ``cos``: the kernel's ~9 passes cost more than they save.
-_COS_KERNEL_MIN_SIZE = 1024
-
-
-def cos(x: ArrayLike) -> Array:
-    """Cosine; float32 results correctly rounded (computed in float64, rounded once).
-
-    NumPy's float64 ``cos`` is not vectorised (about 8 ns per element here), so a
-    float32 array of 1,024 elements or more, every one in ``[-pi/4, 5*pi/4]`` (all the
-    schedules ask: ``pi * fraction``), takes a float64 tangent kernel instead::
-
-        cos(x) = sin(pi/2 - x) = 2*u / (1 + u*u),   u = tan((pi/2 - x) / 2)
-
-    ``pi/4 - x/2`` is formed in double-double (``x/2`` is exact, the subtraction is
-    exact by Sterbenz's lemma where it cancels), ``|u| <= tan(3*pi/8)`` keeps the
-    tangent well conditioned, and nothing cancels near the zero of the cosine: the
-    float64 value has a relative error of a few float64 ulps, so rounding it to
-    float32 gives the correctly rounded result except when the exact value lies
-    within ~2**-48 (relative) of a rounding boundary, as with ``cos`` itself.
-    Elsewhere (or for float64) NumPy's ``cos``.
-
-    >>> x = np.linspace(0, np.pi, 1025, dtype=np.float32)  # long enough for the kernel
-    >>> cos(x)[[0, 256, 512, 1024]]
-    array([ 1.0000000e+00,  7.0710677e-01, -4.3711388e-08, -1.0000000e+00], dtype=float32)
-    >>> bool(np.array_equal(cos(x), np.cos(x.astype(np.float64)).astype(np.float32)))
-    True
-    """
-    a = _float_input(x)
-    if a.dtype == np.float32 and a.size >= _COS_KERNEL_MIN_SIZE:
-        lo, hi = _COS_KERNEL_DOMAIN
-        if a.min() >= lo and a.max() <= hi:  # NaN fails both tests: NumPy handles it
-            return _in_blocks(_cos_tangent_kernel, a, np.float32)
-    return _correctly_rounded(np.cos, a)
-
-
-def _cos_tangent_kernel(a: np.ndarray) -> np.ndarray:
-    """float64 ``cos`` of the float32 ``a`` (all in ``_COS_KERNEL_DOMAIN``) via ``tan``."""
-    h = np.multiply(a, -0.5, dtype=np.float64)  # -x/2, exact
-    h += _PIO4_HI  # pi/4 - x/2: exact where it cancels (Sterbenz)
-    h += _PIO4_LO
-    u = np.tan(h, out=h)  # NumPy's float64 tan is vectorised
-    d = u * u
-    d += 1.0
-    u += u
-    u /= d
-    return u
-
-
-def log(x: ArrayLike) -> Array:
-    return _correctly_rounded(np.log, x)
-
-
-def exp(x: ArrayLike) -> Array:
-    return _correctly_rounded(np.exp, x)
-
-
-def sqrt(x: ArrayLike) -> Array:
-    return _correctly_rounded(np.sqrt, x)
-
-
-def power(x1: ArrayLike, x2: ArrayLike) -> Array:
-    """``x1 ** x2`` with C's ``pow`` semantics; float32 results correctly rounded.
-
-    In float32 the value is computed in float64 and rounded once.  NumPy's float64
-    ``pow`` is not vectorised, so where one side is a scalar (0-d) the float64 value is
-    first ``exp(x2 * log(x1))`` (both vectorised; ~4x faster on 10**6 steps): with a
-    finite positive scalar base other than 1 (``decay_rate ** p``) ``log(x1)`` is
-    computed once; with a finite scalar exponent other than 0 and 1 (``(1 - p) **
-    power``) zero bases are set directly and negative bases go to ``pow``.  Its
-    relative error is below ``(2 + |x2 * log(x1)|) * 2**-52`` (under 2,048 float64 ulps
-    for every result that is a normal float32), so only values that close to a float32
-    rounding boundary can round differently from ``pow``: those -- exact ties such as
-    ``b**2`` of a float32 ``b`` among them -- are recomputed with ``pow``.  The result
-    is therefore what ``pow`` in float64, rounded once, gives -- correctly rounded --
-    whichever ``exp``/``log`` computed the approximation (a scalar uses Python's
-    ``math``, an array NumPy's vectorised loops: the same float32 bits).
-
-    >>> power(np.float32(0.604126), np.float32(2))  # a tie: pow rounds it to even
-    np.float32(0.36496818)
-    """
-    s1: Any = x1
-    s2: Any = x2
-    if type(s1) is type(s2) and type(s1) in _FLOAT32_SCALARS:  # one value: Python floats
-        b, e = float(s1), float(s2)
-        if b == 1 or e == 0:  # C: pow(1, y) and pow(x, 0) are 1, even for NaN
-            return type(s1)(1.0)
-        if b == 0 and e == e:  # past a decay's end, (1 - p) ** power: +-0 or +-inf
-            r = 0.0 if e > 0 else math.inf
-            odd = math.isfinite(e) and e.is_integer() and int(e) % 2 == 1
-            return type(s1)(math.copysign(r, b) if odd else r)
-        if 0 < b < math.inf and -math.inf < e < math.inf:
-            try:
-                wide = math.exp(e * math.log(b))
-            except OverflowError:
-                wide = math.inf
-            if _near_rounding_boundary_scalar(wide, type(s1)):
-                wide = float(_libm_pow(b, e))
-            return flush_subnormals(_ONE[type(s1)] * wide)
-        return flush_subnormals(_power_float32(np.asarray(s1), np.asarray(s2), type(s1))[()])
-    a1 = x1 if isinstance(x1, (int, float, np.generic)) else np.asarray(x1)
-    a2 = x2 if isinstance(x2, (int, float, np.generic)) else np.asarray(x2)
-    if type(a2) is int and not -(2**63) <= a2 < 2**63:  # beyond int64: a float exponent
-        a2 = float(a2)
-    a1, a2 = _keras_promote(a1, a2)
-    dtype = np.result_type(a1, a2)
-    if dtype == np.float32 or dtype == np.float16:
-        return flush_subnormals(_power_float32(np.asarray(a1), np.asarray(a2), dtype)[()])
-    if dtype == np.float64:
-        return flush_subnormals(_libm_pow(a1, a2)[()])
-    return flush_subnormals(np.power(a1, a2))
-
-
-def _libm_pow(base: Any, exponent: Any) -> np.ndarray:
+def _pow64(base: Any, exponent: Any) -> np.ndarray:
     """float64 ``pow`` elementwise, C's semantics (1-d operands of the full shape, so
     that NumPy's ``sqrt``/``square`` shortcuts for a scalar or 0-d 0.5 or 2 do not
-    apply: ``pow(-0.0, 0.5)`` is +0.0 and ``pow(-inf, 0.5)`` is inf, as in TensorFlow)."""
+    apply: ``pow(-0.0, 0.5)`` is +0.0 and ``pow(-inf, 0.5)`` is inf, as in C)."""
     b = np.asarray(base, np.float64)
     e = np.asarray(exponent, np.float64)
     shape = np.broadcast_shapes(b.shape, e.shape)
-    flat_b = np.broadcast_to(b, shape).reshape(-1)  # 1-d: 0-d operands take the shortcuts
+    flat_b = np.broadcast_to(b, shape).reshape(-1)
     flat_e = np.array(np.broadcast_to(e, shape)).reshape(-1)
     return np.power(flat_b, flat_e).reshape(shape)
-
-
-#: An approximation within this many float64 ulps of a float32/float16 rounding
-#: boundary is recomputed with ``pow`` (see :func:`power`).
-_TIE_ULPS = 2048
-
-
-@functools.cache
-def _rounding_grid(dtype: Any) -> tuple[int, float, float]:
-    """For float32/float16 ``dtype``: the float64 mantissa bits below its last one, the
-    midpoint between its largest subnormal and its smallest normal, and the distance
-    counted as near that midpoint (``_TIE_ULPS`` float64 ulps)."""
-    info = np.finfo(dtype)
-    tiny = float(info.smallest_normal)
-    midpoint = tiny - float(info.smallest_subnormal) / 2
-    return 52 - info.nmant, midpoint, _TIE_ULPS * tiny * 2.0**-53
-
-
-def _near_rounding_boundary(wide: np.ndarray, dtype: Any) -> np.ndarray | None:
-    """Where the float64 ``wide`` lies within ``_TIE_ULPS`` float64 ulps of a midpoint
-    between two values of ``dtype`` (float32 or float16): where an approximation may
-    round the other way; None where no value does (the common case).  With ``drop``
-    float64 mantissa bits below ``dtype``'s last one, a normal midpoint has low bits
-    ``1 << (drop - 1)``; shifting that to ``_TIE_ULPS`` makes the test one add, one
-    mask and one compare (the wrap-around is harmless), and the smallest of the
-    shifted low bits tells at once whether any value is near.  The midpoint below the
-    smallest normal is off that pattern: tested apart, when a value comes that close
-    (``fmin`` of the signed values is at most that of their magnitudes)."""
-    drop, midpoint, near_midpoint = _rounding_grid(dtype)
-    low = wide.view(np.uint64) + np.uint64((_TIE_ULPS - (1 << (drop - 1))) % 2**64)
-    low &= np.uint64((1 << drop) - 1)
-    near = None
-    if low.size and low.min() <= 2 * _TIE_ULPS:
-        near = low <= np.uint64(2 * _TIE_ULPS)
-    if wide.size and np.fmin.reduce(wide, axis=None) < 2 * midpoint:
-        close = np.abs(np.abs(wide) - midpoint) <= near_midpoint
-        near = close if near is None else near | close
-    return near
-
-
-def _near_rounding_boundary_scalar(wide: float, dtype: Any) -> bool:
-    """:func:`_near_rounding_boundary` for one Python float."""
-    mask, half, midpoint, near_midpoint = _SCALAR_GRID.get(dtype) or _scalar_grid(dtype)
-    low = _INT64_BITS.unpack(_FLOAT64_BITS.pack(wide))[0] & mask
-    return abs(low - half) <= _TIE_ULPS or abs(abs(wide) - midpoint) <= near_midpoint
-
-
-_FLOAT64_BITS, _INT64_BITS = struct.Struct("<d"), struct.Struct("<q")
-_SCALAR_GRID: dict[Any, tuple[int, int, float, float]] = {}
-
-
-def _scalar_grid(dtype: Any) -> tuple[int, int, float, float]:
-    """:func:`_rounding_grid` as the scalar test uses it: the mask of the dropped
-    bits, a midpoint's low bits, the subnormal midpoint and its distance."""
-    drop, midpoint, near_midpoint = _rounding_grid(dtype)
-    grid = ((1 << drop) - 1, 1 << (drop - 1), midpoint, near_midpoint)
-    _SCALAR_GRID[dtype] = grid
-    return grid
 
 
 def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
@@ -450,58 +271,54 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return np.broadcast_shapes(a, b)
 
 
-def _power_float32(base: np.ndarray, exponent: np.ndarray, dtype: Any) -> np.ndarray:
-    """float32 (or float16) ``base ** exponent``, rounded once from float64 ``pow``.
-
-    The same path for a 0-d operand as for an array of them, so that a scalar call
-    and a vectorised call give the same bits."""
-    shape = _broadcast_shape(base.shape, exponent.shape)
-    if (base.ndim == 0 and float(base) == 1) or (exponent.ndim == 0 and float(exponent) == 0):
-        return np.ones(shape, dtype)  # C: pow(1, y) and pow(x, 0) are 1, even for NaN
-    if base.ndim == 0 and 0 < float(base) < math.inf:
-        b = float(base)
-        log_base = math.log(b)
-
-        def kernel(e: np.ndarray) -> np.ndarray:
-            wide = np.asarray(np.multiply(e, log_base, dtype=np.float64))
-            np.exp(wide, out=wide)
-            redo = _near_rounding_boundary(wide, dtype)
-            if redo is not None and redo.any():
-                wide[redo] = _libm_pow(b, e[redo])
-            return wide
-
-        return _in_blocks(kernel, exponent, dtype)
-    if exponent.ndim == 0 and math.isfinite(float(exponent)) and float(exponent) not in (0, 1):
-        e = float(exponent)
-        return _in_blocks(lambda b: _power_scalar_exponent(b.reshape(-1), e, dtype), base, dtype)
-    return np.asarray(_libm_pow(base, exponent)).astype(dtype)
+_cos = _tf_cpu_kernel(glibc.cosf, np.cos)
+_log = _tf_cpu_kernel(glibc.logf, np.log)
+_exp = _tf_cpu_kernel(glibc.expf, np.exp)
+_pow = _tf_cpu_kernel(glibc.powf, _pow64)
 
 
-def _power_scalar_exponent(base: np.ndarray, e: float, dtype: Any) -> np.ndarray:
-    """float64 ``base ** e`` for a 1-D float array and a finite scalar ``e`` (not 0, 1),
-    exact enough to round to ``dtype`` as ``pow`` does (see :func:`power`).
+def cos(x: ArrayLike) -> Array:
+    """Cosine, as TensorFlow's CPU kernel computes it on a scalar: glibc's ``cosf`` in
+    float32 (bit for bit: :func:`refimpl.kernels.glibc.cosf`), ``cos`` in float64.
 
-    Zero bases (every step past a decay's end) are set directly: ``log(0)`` and
-    ``exp(-inf)`` take NumPy's slow special-value path (4x slower per element).
+    >>> cos(np.float32([0.0, 1.0, np.pi]))
+    array([ 1.       ,  0.5403023, -1.       ], dtype=float32)
     """
-    zero = base == 0
-    any_zero = bool(zero.any())
-    safe = np.where(zero, np.float32(1), base) if any_zero else base
-    with np.errstate(divide="ignore", invalid="ignore"):  # negative bases are redone below
-        wide = np.log(safe, dtype=np.float64)
-    wide *= e
-    np.exp(wide, out=wide)
-    if any_zero:  # pow(+-0, e): 0 for e > 0, inf for e < 0, signed for odd integer e
-        fill = 0.0 if e > 0 else math.inf
-        odd = e.is_integer() and int(e) % 2 == 1
-        np.copyto(wide, np.copysign(fill, base) if odd else fill, where=zero)
-    redo = _near_rounding_boundary(wide, dtype)  # zeros and infinities are not near
-    negative = base < 0
-    if negative.any():  # pow's sign and integer-exponent rules
-        redo = negative if redo is None else redo | negative
-    if redo is not None and redo.any():  # and values near a tie
-        wide[redo] = _libm_pow(base[redo], e)
-    return wide
+    return _cos(x)
+
+
+def log(x: ArrayLike) -> Array:
+    """Natural logarithm: glibc's ``logf`` in float32, ``log`` in float64."""
+    return _log(x)
+
+
+def exp(x: ArrayLike) -> Array:
+    """Exponential: glibc's ``expf`` in float32, ``exp`` in float64."""
+    return _exp(x)
+
+
+def sqrt(x: ArrayLike) -> Array:
+    """Square root, correctly rounded (IEEE), in the input's float dtype."""
+    return flush_subnormals(np.sqrt(_float_input(x)))
+
+
+def power(x1: ArrayLike, x2: ArrayLike) -> Array:
+    """``x1 ** x2`` as TensorFlow's ``Pow`` kernel computes it on scalars: glibc's
+    ``powf`` in float32 (Eigen's scalar path calls ``std::pow``), C's ``pow`` in float64;
+    subnormal results flushed.  Integer operands follow Keras's promotion.
+
+    >>> power(np.float32(0.98), np.float32(9.0))
+    np.float32(0.8337479)
+    """
+    a1 = x1 if isinstance(x1, (int, float, np.generic)) else np.asarray(x1)
+    a2 = x2 if isinstance(x2, (int, float, np.generic)) else np.asarray(x2)
+    if type(a2) is int and not -(2**63) <= a2 < 2**63:  # beyond int64: a float exponent
+        a2 = float(a2)
+    a1, a2 = _keras_promote(a1, a2)
+    if np.result_type(a1, a2).kind != "f":
+        return np.power(a1, a2)
+    a1, a2 = convert_to_tensor(a1), convert_to_tensor(a2)
+    return _pow(*_keras_promote(a1, a2))
 
 
 def floor(x: ArrayLike) -> Array:

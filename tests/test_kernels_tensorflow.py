@@ -1,5 +1,5 @@
-"""TensorFlow's CPU kernels for *scalars* (eager, and graph mode: the same kernels) are the
-C library's float functions, run with subnormal results flushed to zero.
+"""What TensorFlow's CPU kernels run for a float function on a scalar (eager, and graph
+mode: the same kernels): the C library's float functions, subnormal results flushed to zero.
 
 Eigen's scalar path -- what a 1-element tensor takes: ``TensorExecutor``'s ``EvalRange``
 scalar loop -> ``scalar_pow_op::operator()`` -> ``numext::pow`` -> ``std::pow`` (Eigen 3.5.0

@@ -88,9 +88,16 @@ def cosine_decay(
     # constants of a cond and of a where differently (measured: up to 951 ulp apart).
     return xp.cond(
         s < warm,
-        lambda: (peak - lr) * (s / warm) + lr,
+        lambda: _warmup_part(s, warm, peak, lr),
         lambda: _cosine_part(s - warm, horizon, peak, alpha, dtype, xp),
     )
+
+
+def _warmup_part(step: Any, warmup_steps: Any, warmup_target: Any, initial: Any) -> Any:
+    # Keras's `_warmup_function`, in its order of operations.
+    completed_fraction = step / warmup_steps
+    total_step_delta = warmup_target - initial
+    return total_step_delta * completed_fraction + initial
 
 
 class CosineDecay(LearningRateSchedule, family="keras"):

@@ -38,7 +38,7 @@ def cosine_decay_restarts(
     Formula (every quantity in the dtype of ``initial_learning_rate``)::
 
         f = step / first_decay_steps
-        if t_mul == 1:                      # decided on the hyperparameter, not the step
+        if t_mul == 1:                      # a cond on the hyperparameter, not the step
             i = floor(f)                    # the restart index
             f = f - i
         else:
@@ -76,22 +76,19 @@ def cosine_decay_restarts(
     t = xp.cast(t_mul, dtype)
     m = xp.cast(m_mul, dtype)
     f = xp.cast(step, dtype) / first
-    # Keras's ``ops.equal(t_mul, 1.0)`` on the *cast* t_mul (a Python float goes through
-    # float32 first, so in float64 a t_mul within float32 rounding of 1 is 1): ``t``
-    # itself with NumPy (exact_ops keeps the float64 t_mul), its NumPy twin for tensors.
-    cast_t = (
-        t
-        if isinstance(t, (np.generic, np.ndarray))
-        else numpy_ops.cast(t_mul, numpy_ops.numpy_dtype(dtype))
-    )
-    if float(cast_t) == 1.0:
+
+    def restart(geometric: bool) -> tuple[Any, Any]:
+        # Keras's `compute_step`, in its order of operations (pow twice, as Keras).
+        if geometric:
+            i = xp.floor(xp.log(xp.cast(1.0 - f * (1.0 - t), dtype)) / xp.log(t))
+            sum_r = xp.divide(1.0 - xp.power(t, i), 1.0 - t)
+            return i, xp.divide(xp.subtract(f, sum_r), xp.power(t, i))
         i = xp.floor(f)
-        f = f - i
-    else:
-        i = xp.floor(xp.log(xp.cast(1.0 - f * (1.0 - t), dtype)) / xp.log(t))
-        t_i = xp.power(t, i)  # Keras computes it twice; the value is the same
-        sum_r = xp.divide(1.0 - t_i, 1.0 - t)
-        f = xp.divide(xp.subtract(f, sum_r), t_i)
+        return i, f - i
+
+    # Decided on the *cast* t_mul, as Keras's ops.equal(t_mul, 1.0) (a Python float goes
+    # through float32 first, so in float64 a t_mul within float32 rounding of 1 is 1).
+    i, f = xp.cond(xp.equal(t, 1.0), lambda: restart(False), lambda: restart(True))
     m_fac = xp.power(m, i)
     cosine = 0.5 * m_fac * (1.0 + xp.cos(xp.multiply(xp.array(math.pi, dtype=dtype), f)))
     decayed = xp.add(xp.multiply(1 - a, cosine), a)

@@ -54,10 +54,12 @@ def exponential_decay(
     """
     lr = xp.convert_to_tensor(initial_learning_rate, dtype)
     dtype = lr.dtype
-    p = xp.cast(step, dtype) / xp.cast(decay_steps, dtype)
+    horizon = xp.cast(decay_steps, dtype)
+    rate = xp.cast(decay_rate, dtype)
+    p = xp.cast(step, dtype) / horizon
     if staircase:
         p = xp.floor(p)
-    return xp.multiply(lr, xp.power(xp.cast(decay_rate, dtype), p))
+    return xp.multiply(lr, xp.power(rate, p))
 
 
 class ExponentialDecay(LearningRateSchedule, family="keras"):

@@ -48,8 +48,9 @@ def inverse_time_decay(
     """
     lr = xp.convert_to_tensor(initial_learning_rate, dtype)
     dtype = lr.dtype
+    horizon = xp.cast(decay_steps, dtype)
     rate = xp.cast(decay_rate, dtype)
-    p = xp.cast(step, dtype) / xp.cast(decay_steps, dtype)
+    p = xp.cast(step, dtype) / horizon
     if staircase:
         p = xp.floor(p)
     return xp.divide(lr, xp.add(xp.cast(1, dtype), xp.multiply(rate, p)))

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from refimpl import numpy_ops
+from refimpl import modes, numpy_ops
 from refimpl.schedules._validation import warn
 
 __all__ = [
@@ -302,19 +302,28 @@ class LearningRateSchedule:
         arguments = [getattr(self, name) for name in self._formula_arguments]
         return type(self).formula(step, *arguments, xp=xp, dtype=dtype)
 
-    def __call__(self, step: npt.ArrayLike) -> np.ndarray:
-        """The learning rate at ``step`` (scalar or array), as Keras computes it.
+    def __call__(self, step: npt.ArrayLike, *, mode: str = "eager") -> np.ndarray:
+        """The learning rate at ``step`` (scalar or array), as Keras computes it in ``mode``.
+
+        ``mode="eager"`` (the default): what ``schedule(step)`` gives in Keras, in the
+        compute dtype (float32 for a Python-float rate).  ``mode="graph"``: the rate
+        ``model.fit`` applies with Keras's default ``compile()`` on a CPU;
+        ``mode="xla"``: with ``jit_compile=True`` -- TensorFlow rewrites the formula's
+        arithmetic there (see :mod:`refimpl.modes`), and the result is the rate the
+        optimizer applies: float32, at integer steps.
 
         Consecutive Python-int steps (``schedule(k)`` right after ``schedule(k - 1)``, as
-        in a training loop) are served from a memo: the schedule is a pure function of
-        the step and of its attributes, so the next 512 steps are evaluated in one
-        vectorised call and looked up afterwards -- the same values bit for bit (tested),
-        about 10x cheaper per call.  Each lookup first checks that the attributes are
-        the very objects of the block's snapshot (lists: element by element): any
-        assignment or edit makes it recompute.
-        Schedules holding other objects than numbers, strings and lists of them (e.g.
-        another schedule), and subclasses defined outside refimpl, are not memoised.
+        in a training loop) are served from a memo in eager mode: the schedule is a
+        pure function of the step and of its attributes, so the next 512 steps are
+        evaluated in one vectorised call and looked up afterwards -- the same values
+        bit for bit (tested), much cheaper per call.  Each lookup first checks that the
+        attributes are the very objects of the block's snapshot (lists: element by
+        element): any assignment or edit makes it recompute.  Schedules holding other
+        objects than numbers, strings and lists of them (e.g. another schedule), and
+        subclasses defined outside refimpl, are not memoised.
         """
+        if mode != "eager":
+            return self._applied(step, modes.check_mode(mode))
         if type(step) is int and 0 <= step < _MEMO_LIMIT:
             memo = self.__dict__.get("_memo")
             if memo is not None:
@@ -340,6 +349,29 @@ class LearningRateSchedule:
             shape = ()
         self._warn_about_steps(checked)
         return _shaped(_evaluate_quietly(self, checked), shape)
+
+    # --- the compiled modes ---------------------------------------------------------------
+    def trace(self, mode: str) -> Any:
+        """The graph TensorFlow runs for this schedule in the compiled ``mode``
+        (``"graph"`` or ``"xla"``), rewritten as the compiler rewrites it, ending with
+        the optimizer's cast to float32 (a :class:`refimpl.modes.trace.Node`;
+        ``print`` it to read the arithmetic).
+
+        >>> from refimpl.schedules import ExponentialDecay
+        >>> print(ExponentialDecay(0.1, 61, 0.5, staircase=True).trace("graph"))
+        multiply(0.1, power(0.5, floor(multiply(0.016393442, cast(step, float32)))))
+        """
+        tracer = modes.tracer(mode)
+        rate = self.evaluate(tracer.step(), xp=tracer)
+        return tracer.finish(tracer.cast(rate, np.float32))
+
+    def _applied(self, step: Any, mode: str) -> np.ndarray:
+        """The float32 rate the optimizer applies at the integer ``step``(s) in ``mode``."""
+        steps = _integer_steps(step, mode)
+        self._warn_about_steps(steps)
+        from refimpl.modes.trace import run
+
+        return run(self.trace(mode), steps)
 
     # --- the memo of consecutive scalar steps ------------------------------------------
     def _memo_block(self, start: int) -> np.ndarray | None:
@@ -521,3 +553,19 @@ def _with_formula_doc(class_doc: str | None, formula: Callable[..., Any]) -> str
             kept.append(line)
     text = "\n".join(kept).rstrip()
     return f"{head}\n\nThe formula, :func:`{formula.__module__}.{formula.__name__}`:\n\n{text}\n"
+
+
+def _integer_steps(step: Any, mode: str) -> np.ndarray:
+    """``step`` as an int64 array: the optimizer's ``iterations`` in a compiled mode."""
+    checked = _check_step(step)
+    arr = np.asarray(checked)
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all() or (arr != np.round(arr)).any():
+            raise ValueError(
+                f"In mode={mode!r} the step is the optimizer's integer step counter. "
+                f"Received: step={step!r}"
+            )
+    if arr.size and (arr.min() < -(2**63) or arr.max() > 2**63 - 1):
+        raise ValueError(f"Argument `step` does not fit in int64. Received: step={step!r}")
+    return arr.astype(np.int64)

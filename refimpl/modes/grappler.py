@@ -15,6 +15,10 @@ real training steps):
   ``C * (X * Y)`` becomes ``X * (C * Y)``, where the inner product has no other use
   (``ConstantFolding::ConstantPushDown``; ``X`` is the operand whose TensorFlow name
   sorts first, as ``CanonicalizeNode`` orders a commutative op's inputs by name).
+- :func:`combine_additions` -- a tree of additions whose inner sums have no other use
+  becomes one ``AddN`` of its leaves, ordered by name, summed left to right
+  (``ArithmeticOptimizer``'s ``AddOpsRewriteStage``, then ``CanonicalizeNode``):
+  ``alpha + (linear + noise)`` is computed as ``(alpha + noise) + linear``.
 - :func:`identities` -- ``x + 0``, ``x - 0`` and ``x * 1`` become ``x``
   (``ConstantFolding::SimplifyArithmeticOperations``).
 - :func:`power_of_constant_exponent` -- ``pow(x, C)`` for ``C`` in ``{2, 3, 1, 0.5, 0,
@@ -32,6 +36,7 @@ Sources: ``tensorflow/core/grappler/optimizers/constant_folding.cc``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from refimpl.modes.trace import (
@@ -45,6 +50,7 @@ from refimpl.modes.trace import (
 )
 
 __all__ = [
+    "combine_additions",
     "identities",
     "power_of_constant_exponent",
     "push_constants_down",
@@ -173,12 +179,58 @@ def _push_here(tr: Tracer, parent: Node) -> Node:
     return tr.emit(parent.op, (x, inner), (), parent.name)
 
 
+def combine_additions(tr: Tracer, root: Node) -> Node:
+    """Every float sum of three or more terms, through additions that have no other
+    use, -> ``add_n`` of the terms sorted by TensorFlow name."""
+    counts = consumers(root)
+
+    def absorbed(node: Node, dtype: object) -> bool:
+        return node.op == "add" and node.dtype == dtype and counts.get(id(node), 0) == 1
+
+    def leaves(node: Node) -> list[Node]:
+        out: list[Node] = []
+        for i in node.inputs:
+            out.extend(leaves(i) if absorbed(i, node.dtype) else [i])
+        return out
+
+    def rewrite(node: Node) -> Node:
+        if node.op != "add" or node.dtype.kind != "f":
+            return node
+        terms = leaves(node)
+        if len(terms) < 3:
+            return node
+        ordered = tuple(sorted(terms, key=lambda n: n.name))
+        return Node(
+            "add_n", ordered, node.dtype, tr, name=f"ArithmeticOptimizer/AddOpsRewrite_{node.name}"
+        )
+
+    return _rebuild_with_original_inputs(root, rewrite)
+
+
+def _rebuild_with_original_inputs(root: Node, rewrite: Callable[[Node], Node]) -> Node:
+    """Apply ``rewrite`` to the original nodes, top-down: a rewritten node's inputs are
+    not visited again, the rest are (with their original inputs)."""
+    done: dict[int, Node] = {}
+
+    def visit(node: Node) -> Node:
+        if id(node) not in done:
+            new = rewrite(node)
+            inputs = tuple(visit(i) for i in new.inputs)
+            if any(a is not b for a, b in zip(inputs, new.inputs, strict=True)):
+                new = Node(new.op, inputs, new.dtype, new.tracer, new.attrs, new.value, new.name,
+                           new.scope)  # fmt: skip
+            done[id(node)] = new
+        return done[id(node)]
+
+    return visit(root)
+
+
 def tracer() -> Tracer:
     """A new tracer with graph mode's rules and passes, and TensorFlow's CPU kernels."""
     return Tracer(
         name="graph",
         rules=(identities, reciprocal_of_constant_divisor, power_of_constant_exponent),
-        passes=(push_constants_down,),
+        passes=(push_constants_down, combine_additions),
         fold=TF_CPU,
         runtime=TF_CPU,
         cond_barrier=True,

@@ -252,7 +252,23 @@ _IEEE: dict[str, Callable[..., Any]] = {
     "exp": numpy_ops.exp,
     "power": numpy_ops.power,
     "exp2": np.exp2,
+    "add_n": lambda *terms: _add_n(terms),
 }
+
+
+def _add_n(terms: Sequence[Any]) -> Any:
+    """TensorFlow's ``AddN`` CPU kernel: the first ``n % 8`` (or 8) inputs summed left to
+    right, then ``out + in[k] + ... + in[k + 7]`` for each further block of eight."""
+    first = len(terms) % 8 or 8
+    out = terms[0]
+    for term in terms[1:first]:
+        out = out + term
+    for start in range(first, len(terms), 8):
+        for term in terms[start : start + 8]:
+            out = out + term
+    return out
+
+
 #: TensorFlow's CPU kernels on scalars (:mod:`refimpl.numpy_ops`): glibc's functions.
 TF_CPU = Kernels("tensorflow-cpu", {})
 
@@ -312,7 +328,9 @@ class Tracer:
             self._step = Node("step", (), STEP_DTYPE, self, name="step")
         return self._step
 
-    def constant(self, value: Any, dtype: npt.DTypeLike | None = None) -> Node:
+    def constant(
+        self, value: Any, dtype: npt.DTypeLike | None = None, *, name: str = "Const"
+    ) -> Node:
         """A constant with TensorFlow's conversion of Python and NumPy scalars."""
         if isinstance(value, Node):
             return value if dtype is None else self.cast(value, dtype)
@@ -322,7 +340,7 @@ class Tracer:
                 raise TypeError(f"Only scalars can be constants here. Received: {value!r}")
             converted = converted[()]
         return Node(
-            "const", (), np.dtype(converted.dtype), self, value=converted, name="Const",
+            "const", (), np.dtype(converted.dtype), self, value=converted, name=name,
             scope=self._scope,
         )  # fmt: skip
 
@@ -406,10 +424,12 @@ class Tracer:
 
     # --- the namespace -----------------------------------------------------------------
     def convert_to_tensor(self, x: Any, dtype: npt.DTypeLike | None = None) -> Node:
-        return self.constant(x, dtype)
+        if isinstance(x, Node):
+            return x if dtype is None else self.cast(x, dtype)
+        return self.constant(x, dtype, name=self.unique_name("Const"))
 
     def array(self, x: Any, dtype: npt.DTypeLike | None = None) -> Node:
-        return self.constant(x, dtype)
+        return self.convert_to_tensor(x, dtype)
 
     def cast(self, x: Any, dtype: npt.DTypeLike) -> Node:
         """``ops.cast``: a Python float is converted to float32 first (TensorFlow's
@@ -417,7 +437,7 @@ class Tracer:
         target = numpy_ops.numpy_dtype(dtype)
         name = self.unique_name("Cast")
         if not isinstance(x, Node):
-            return self.constant(numpy_ops.cast(x, target))
+            return self.constant(numpy_ops.cast(x, target), name=f"{name}/x")
         if x.dtype == target:
             return x
         return self.emit("cast", (x,), (target,), name)

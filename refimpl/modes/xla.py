@@ -13,8 +13,8 @@ XLA's algebraic simplifier (``xla/hlo/transforms/simplifiers/algebraic_simplifie
   C)`` becomes ``(A * C) / B``; ``A / exp(B)`` becomes ``A * exp(-B)``
   (``HandleDivide``).
 - :func:`multiply_rewrites` -- a constant factor moves to the right, ``A * -1``
-  becomes ``-A`` and ``(A * C1) * C2`` becomes ``A * fl(C1 * C2)``, even where
-  ``A * C1`` has other uses; ``0/1``
+  becomes ``-A``, ``(A * C1) * C2`` becomes ``A * fl(C1 * C2)`` (even where ``A * C1``
+  has other uses) and ``(A * C1) * (B * C2)`` becomes ``(A * B) * fl(C1 * C2)``; ``0/1``
   masks times a value become a selection (``cast(pred) * v`` -> ``select(pred, v,
   0)``: an inf/NaN value no longer poisons other steps) (``HandleMultiply``).
 - :func:`power_rewrites` -- ``pow(A, 0|1|2|-1)`` -> ``1``, ``A``, ``A * A``, ``1 / A``
@@ -115,7 +115,8 @@ def multiply_rewrites(
     tr: Tracer, op: str, args: tuple[Node, ...], attrs: tuple[Any, ...], name: str
 ) -> Node | None:
     """``HandleMultiply``: constants to the right, ``A * -1 -> -A``, ``(A * C1) * C2 ->
-    A * fl(C1 * C2)``, and a 0/1 mask times a value -> a selection."""
+    A * fl(C1 * C2)``, ``(A * C1) * (B * C2) -> (A * B) * fl(C1 * C2)``, and a 0/1
+    mask times a value -> a selection."""
     if op != "multiply":
         return None
     a, b = args
@@ -130,6 +131,15 @@ def multiply_rewrites(
     if tr.is_constant(b) and a.op == "multiply" and tr.is_constant(a.inputs[1]):
         folded = tr.emit("multiply", (a.inputs[1], b))
         return tr.emit("multiply", (a.inputs[0], folded), (), name)
+    if (
+        a.op == "multiply"
+        and b.op == "multiply"
+        and tr.is_constant(a.inputs[1])
+        and tr.is_constant(b.inputs[1])
+    ):  # (A * C1) * (B * C2) -> (A * B) * fl(C1 * C2)
+        product = tr.emit("multiply", (a.inputs[0], b.inputs[0]))
+        folded = tr.emit("multiply", (a.inputs[1], b.inputs[1]))
+        return tr.emit("multiply", (product, folded), (), name)
     return None
 
 

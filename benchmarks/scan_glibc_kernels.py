@@ -2,19 +2,20 @@
 
     .venv/bin/python benchmarks/scan_glibc_kernels.py [--n 10000000] [--no-scan] [--no-speed]
 
-Scan: for expf, logf, cosf and powf, ``--n`` inputs drawn uniformly over all float32 bit
+Scan: for expf, exp2f, logf, cosf and powf, ``--n`` inputs drawn uniformly over all float32 bit
 patterns (pairs of them for powf: NaNs, infinities, subnormals included) and ``--n``
 inputs evenly spaced over the ranges the schedules use (cos on (0, 3.3] -- denser than
-the float32 above 2 --, log on (0, 100], exp on (-100, 90]; pow with bases evenly spaced
+the float32 above 2 --, log on (0, 100], exp on (-100, 90], exp2 on (-160, 130]; pow with bases evenly spaced
 in (0, 2] and exponents in [0, 10**6], half of them log-uniform from 10**-6), each
 compared bit for bit (NaN payloads included) with the C library called through ctypes.
 Prints the mismatches and the CPU time of both.  Needs x86_64 glibc with FMA and AVX2,
 where glibc runs the builds the kernels reproduce.
 
 Speed: CPU time (``time.process_time``) per call for one np.float32 scalar and per
-element for a 10**6-element array, refimpl.kernels.glibc and refimpl.numpy_ops's correctly
-rounded cos/log/exp/power measured interleaved (ours, theirs, ours, ...); the median and
-range over the rounds.
+element for a 10**6-element array, refimpl.kernels.glibc and a NumPy peer measured
+interleaved (ours, theirs, ours, ...): refimpl.numpy_ops's cos/log/exp/power (for float32,
+glibc's kernels flushed to zero) and NumPy's float32 ``np.exp2``; the median and range over
+the rounds.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ from typing import Any
 import numpy as np
 
 from refimpl import numpy_ops
-from refimpl.kernels.glibc import cosf, expf, logf, powf
+from refimpl.kernels.glibc import cosf, exp2f, expf, logf, powf
 
-KERNELS: dict[str, Callable[..., Any]] = {"expf": expf, "logf": logf, "cosf": cosf, "powf": powf}
+KERNELS: dict[str, Callable[..., Any]] = {
+    "expf": expf,
+    "exp2f": exp2f,
+    "logf": logf,
+    "cosf": cosf,
+    "powf": powf,
+}
 LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
 
 
@@ -78,7 +85,12 @@ def inputs(name: str, n: int, rng: np.random.Generator) -> list[tuple[str, tuple
                 (rng.permutation(bases), exponents.astype(np.float32)),
             ),
         ]
-    low, high = {"expf": (-100.0, 90.0), "logf": (0.0, 100.0), "cosf": (0.0, 3.3)}[name]
+    low, high = {
+        "expf": (-100.0, 90.0),
+        "exp2f": (-160.0, 130.0),
+        "logf": (0.0, 100.0),
+        "cosf": (0.0, 3.3),
+    }[name]
     dense = np.linspace(low, high, n + 1)[1:].astype(np.float32)
     return [
         ("all bit patterns", (random_bits(rng, n),)),
@@ -114,6 +126,7 @@ def speed(rounds: int) -> None:
     size = 10**6
     cases = {
         "expf": (numpy_ops.exp, (rng.uniform(-100, 90, size).astype(np.float32),)),
+        "exp2f": (np.exp2, (rng.uniform(-150, 128, size).astype(np.float32),)),
         "logf": (numpy_ops.log, (rng.uniform(0, 100, size).astype(np.float32),)),
         "cosf": (numpy_ops.cos, (rng.uniform(0, 3.3, size).astype(np.float32),)),
         "powf": (
@@ -132,19 +145,20 @@ def speed(rounds: int) -> None:
             ("one scalar", scalars, 2000, "us/call", 1e6 / 2000),
             ("10**6 array", arrays, 1, "ns/element", 1e9 / size),
         ):
-            times: dict[str, list[float]] = {"ours": [], "numpy_ops": []}
+            times: dict[str, list[float]] = {"ours": [], "peer": []}
             for _ in range(rounds):
-                for who, function in (("ours", ours), ("numpy_ops", theirs)):
+                for who, function in (("ours", ours), ("peer", theirs)):
                     start = time.process_time()
                     for _ in range(reps):
                         function(*args)
                     times[who].append((time.process_time() - start) * scale)
-            ratio = np.array(times["ours"]) / np.array(times["numpy_ops"])
-            o, t = np.median(times["ours"]), np.median(times["numpy_ops"])
+            ratio = np.array(times["ours"]) / np.array(times["peer"])
+            o, t = np.median(times["ours"]), np.median(times["peer"])
+            peer = f"{theirs.__module__}.{theirs.__name__}"
             print(
                 f"  {name} {label}: ours {o:.1f} ({min(times['ours']):.1f}-{max(times['ours']):.1f})"
-                f" {unit}, numpy_ops {t:.1f} ({min(times['numpy_ops']):.1f}-"
-                f"{max(times['numpy_ops']):.1f}); ratio {np.median(ratio):.1f} "
+                f" {unit}, {peer} {t:.1f} ({min(times['peer']):.1f}-"
+                f"{max(times['peer']):.1f}); ratio {np.median(ratio):.1f} "
                 f"({ratio.min():.1f}-{ratio.max():.1f})",
                 flush=True,
             )

@@ -1,8 +1,9 @@
 """refimpl.kernels.fma against exact rational arithmetic (fractions.Fraction).
 
-The oracle rounds the exact rational ``a*b + c`` once with CPython's correctly rounded
-integer division (ties to even, subnormals, OverflowError past the largest double);
-C's ``fma`` from the C library is a second oracle where one is found.
+The oracle rounds the exact rational ``a*b + c`` once: to a double with CPython's
+correctly rounded integer division (ties to even, subnormals, OverflowError past the
+largest double), to a float32 with an integer rounding written out below.  C's ``fma``
+and ``fmaf`` from the C library are second oracles where one is found.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from refimpl.kernels.fma import fma
+from refimpl.kernels.fma import fma, fma_float32
 
 MAX = sys.float_info.max
 TINY = 5e-324  # the smallest subnormal, 2**-1074
@@ -207,4 +208,166 @@ def test_matches_the_c_librarys_fma() -> None:
     got = fma(a, b, c)
     want = np.array(list(map(c_fma, a.tolist(), b.tolist(), c.tolist())))
     same = (got.view(np.uint64) == want.view(np.uint64)) | (np.isnan(got) & np.isnan(want))
+    assert same.all(), np.flatnonzero(~same)[:5]
+
+
+# --- fma_float32 ---------------------------------------------------------------------------
+
+F32_MAX = float(np.finfo(np.float32).max)
+F32_TINY = 2.0**-149  # the smallest float32 subnormal
+
+
+def round_to_float32(exact: Fraction) -> float:
+    """A nonzero rational rounded once to the nearest float32 (ties to even; subnormals;
+    inf from the halfway point past the largest float32 on), as a Python float."""
+    magnitude = abs(exact)
+    exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+    if Fraction(2) ** exponent > magnitude:
+        exponent -= 1  # now 2**exponent <= magnitude < 2**(exponent + 1)
+    unit = Fraction(2) ** max(exponent - 23, -149)  # the spacing of float32 there
+    steps = magnitude / unit
+    whole = steps.numerator // steps.denominator
+    rest = steps - whole
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and whole % 2 == 1):
+        whole += 1
+    value = whole * unit
+    rounded = math.inf if value >= 2**128 else float(value)  # exact: a float32
+    return rounded if exact > 0 else -rounded
+
+
+def exact_fma_float32(a: float, b: float, c: float) -> float:
+    """``a*b + c`` of finite float32 values rounded once to float32, from exact rationals."""
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    if exact == 0:
+        return exact_fma(a, b, c)  # the sign of an exact zero, as in IEEE
+    return round_to_float32(exact)
+
+
+def same_float32(got: np.float32, want: float) -> bool:
+    return bool(np.float32(want).view(np.uint32) == np.float32(got).view(np.uint32)) or (
+        math.isnan(got) and math.isnan(want)
+    )
+
+
+finite_float32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def scaled_float32(draw: st.DrawFn, min_exponent: int = -149, max_exponent: int = 127) -> float:
+    """A finite float32 with a random 24-bit significand and a binary exponent in range."""
+    significand = draw(st.integers(2**23, 2**24 - 1))
+    exponent = draw(st.integers(min_exponent, max_exponent))
+    value = float(np.float32(math.ldexp(significand, exponent - 23)))  # rounds subnormals
+    return value if draw(st.booleans()) else -value
+
+
+@st.composite
+def float32_triples(draw: st.DrawFn) -> tuple[float, float, float]:
+    """Finite float32 triples: random, cancelling (``c`` within a few ulps of ``-a*b``),
+    ``a*b`` halfway between two float32 (odd 25-bit products, ``c`` zero or a sticky
+    bit), results near the subnormals, and products past the largest float32."""
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return draw(finite_float32), draw(finite_float32), draw(finite_float32)
+    if kind == 1:
+        return draw(scaled_float32()), draw(scaled_float32()), draw(scaled_float32())
+    if kind == 2:
+        a, b = draw(scaled_float32(-60, 60)), draw(scaled_float32(-60, 60))
+        c = np.float32(-(a * b))
+        for _ in range(draw(st.integers(0, 3))):
+            c = np.nextafter(c, draw(st.sampled_from([np.float32(np.inf), np.float32(-np.inf)])))
+        return a, b, float(c)
+    if kind == 3:
+        while True:
+            m1 = draw(st.integers(2**12, 2**13 - 1)) | 1
+            m2 = draw(st.integers(2**12, 2**13 - 1)) | 1
+            if (m1 * m2).bit_length() == 25:
+                break
+        shift = draw(st.integers(-60, 60))
+        sticky = draw(st.sampled_from([0.0, -0.0, 1.0, -1.0])) * 2.0**-100
+        return math.ldexp(m1, shift), math.ldexp(m2, -12 - shift), sticky
+    if kind == 4:
+        a = draw(scaled_float32(-80, -60))
+        b = draw(scaled_float32(-89, -60))
+        c = draw(st.sampled_from([0.0, -0.0, F32_TINY, -F32_TINY, 3 * F32_TINY, 2.0**-126]))
+        return a, b, c
+    a = draw(st.floats(1.0, 2.0, width=32)) * 2.0**100
+    b = draw(st.floats(2.0**27, 2.0**29, width=32))
+    return a, b, -draw(st.floats(F32_MAX / 4, F32_MAX, width=32))
+
+
+@given(float32_triples())
+@example((1 + 2.0**-12, 1 + 2.0**-12, -1.0))  # the low bits a*b + c loses
+@example((F32_MAX, 2.0, -F32_MAX))  # a*b overflows float32, the sum does not
+@example((F32_MAX, 1 + 2.0**-23, 0.0))  # overflows after rounding
+@example((2.0**-75, 2.0**-75, 0.0))  # exactly half the smallest subnormal: to 0
+@example((2.0**-75, 2.0**-75, F32_TINY))  # a tie at the subnormal grid: 2 units, even
+@example((3 * 2.0**-76, 2.0**-75, -0.0))  # 1.5 subnormal units: to 2 (even)
+@example((F32_TINY, 0.5, -0.0))  # a tie with zero: to +0
+@example((2.0**-100, 2.0**-100, 1.0))  # a*b below c's last bit: a sticky bit only
+@example((4097.0, 4097.0, 0.0))  # 2**24 + 2**13 + 1: halfway, to even (down)
+@example((4097.0, 4097.0, 2.0**-100))  # ... a sticky bit the float64 sum loses: up
+@example((4097.0, -4097.0, 2.0**-100))  # ... and toward zero: down
+def test_fma_float32_is_the_exact_sum_rounded_once(triple: tuple[float, float, float]) -> None:
+    a, b, c = (float(np.float32(v)) for v in triple)
+    got = fma_float32(a, b, c)
+    assert isinstance(got, np.float32)
+    assert same_float32(got, exact_fma_float32(a, b, c)), (a.hex(), b.hex(), c.hex())
+
+
+def test_fma_float32_vectorised_over_random_bit_patterns() -> None:
+    rng = np.random.default_rng(2008)
+    bits = rng.integers(0, 2**32, (3, 2000), dtype=np.uint64).astype(np.uint32)
+    a, b, c = np.where(np.isfinite(bits.view(np.float32)), bits.view(np.float32), 1.5)
+    moderate = np.ldexp(rng.uniform(1, 2, (3, 2000)), rng.integers(-30, 30, (3, 2000)))
+    m = moderate.astype(np.float32)
+    m[2] = -(m[0] * m[1]) * (1 + rng.integers(-2, 3, 2000) * 2.0**-23)
+    for x, y, z in ((a, b, c), tuple(m)):
+        got = fma_float32(x, y, z)
+        triples = zip(x.tolist(), y.tolist(), z.tolist())
+        want = np.array([exact_fma_float32(*t) for t in triples], np.float32)
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "c", "want"),
+    [
+        (INF, 0.0, 1.0, NAN),
+        (INF, 2.0, -INF, NAN),
+        (INF, -2.0, 1.0, -INF),
+        (F32_MAX, 10.0, -INF, -INF),  # a*b is finite: the result is c
+        (NAN, 0.0, INF, NAN),
+        (-0.0, 5.0, -0.0, -0.0),
+        (-0.0, 5.0, 0.0, 0.0),
+        (2.0, 3.0, -6.0, 0.0),
+        (-(2.0**-80), 2.0**-80, 0.0, -0.0),  # underflows to -0
+        (F32_MAX, 2.0, -F32_MAX, F32_MAX),
+        (3 * F32_TINY, 0.5, 0.0, 2 * F32_TINY),
+    ],
+)
+def test_fma_float32_special_values_are_cs(a: float, b: float, c: float, want: float) -> None:
+    assert same_float32(fma_float32(a, b, c), want)
+
+
+def test_fma_float32_broadcasting_dtypes_and_bad_input() -> None:
+    out = fma_float32(np.arange(3.0)[:, None], np.ones(4, np.float32), 1)
+    assert out.shape == (3, 4)
+    assert out.dtype == np.float32
+    assert fma_float32(np.float32(2), 3, 1.0) == np.float32(7)
+    assert fma_float32(1e300, 1.0, 0.0) == np.inf  # converted to float32 first, as in C
+    with pytest.raises(ValueError, match=r"fma_float32: c must be real numbers, got 'x'"):
+        fma_float32(1.0, 1.0, "x")
+
+
+@pytest.mark.skipif(LIBM is None, reason="no C math library found to compare with")
+def test_fma_float32_matches_the_c_librarys_fmaf() -> None:
+    c_fmaf = ctypes.CDLL(LIBM).fmaf
+    c_fmaf.argtypes = [ctypes.c_float] * 3
+    c_fmaf.restype = ctypes.c_float
+    rng = np.random.default_rng(8)
+    bits = rng.integers(0, 2**32, (3, 20_000), dtype=np.uint64).astype(np.uint32)
+    a, b, c = bits.view(np.float32)
+    got = fma_float32(a, b, c)
+    want = np.array(list(map(c_fmaf, a.tolist(), b.tolist(), c.tolist())), np.float32)
+    same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
     assert same.all(), np.flatnonzero(~same)[:5]

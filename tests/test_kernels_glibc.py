@@ -24,7 +24,7 @@ from hypothesis.extra.numpy import arrays
 
 from refimpl.kernels import glibc
 from refimpl.kernels.fma import fma
-from refimpl.kernels.glibc import cosf, expf, logf, powf
+from refimpl.kernels.glibc import cosf, exp2f, expf, logf, powf
 
 
 def _glibc_fma_reason() -> str | None:
@@ -148,6 +148,22 @@ def expf_inputs() -> np.ndarray:
     )
 
 
+def exp2f_inputs() -> np.ndarray:
+    table_edges = ((np.arange(-4800, 4100, 7) + 0.5) / 32).astype(np.float32)
+    thresholds = f32(128.0, -128.0, -149.0, -150.0, -126.0, 127.99999)
+    return np.concatenate(
+        [
+            SPECIALS,
+            random_bits(3000),
+            RNG.uniform(-160, 130, 2000).astype(np.float32),
+            neighbours(thresholds, 3),
+            neighbours(table_edges, 1),
+            np.arange(-150, 129, dtype=np.float32),
+            f32(2.0**-25, -(2.0**-25), 2.0**-60, -(2.0**-60)),
+        ]
+    )
+
+
 def logf_inputs() -> np.ndarray:
     k = RNG.integers(-126, 128, 300)
     i = RNG.integers(0, 16, 300)
@@ -215,11 +231,12 @@ def powf_inputs() -> tuple[np.ndarray, np.ndarray]:
 
 INPUTS: dict[str, Callable[[], tuple[np.ndarray, ...]]] = {
     "expf": lambda: (expf_inputs(),),
+    "exp2f": lambda: (exp2f_inputs(),),
     "logf": lambda: (logf_inputs(),),
     "cosf": lambda: (cosf_inputs(),),
     "powf": powf_inputs,
 }
-KERNELS = {"expf": expf, "logf": logf, "cosf": cosf, "powf": powf}
+KERNELS = {"expf": expf, "exp2f": exp2f, "logf": logf, "cosf": cosf, "powf": powf}
 
 
 # --- against the C library ------------------------------------------------------------------
@@ -249,6 +266,10 @@ def test_the_exact_pass_alone_matches_libm() -> None:
     x = np.concatenate([expf_inputs(), RNG.uniform(-100, 88, 3000).astype(np.float32)])
     x = x[np.abs(x) < 88]
     assert_same_bits(_exact_expf(x).astype(np.float32), libm("expf", x), x)
+    x = np.concatenate([exp2f_inputs(), RNG.uniform(-149, 128, 3000).astype(np.float32)])
+    x = x[(x >= -149) & (x < 128)]
+    got = glibc._exp2f_double(x.astype(np.float64), np.uint64(0), fma)[0]
+    assert_same_bits(got.astype(np.float32), libm("exp2f", x), x)
     x = np.concatenate([logf_inputs(), RNG.uniform(0, 100, 3000).astype(np.float32)])
     x = x[(x >= 2.0**-126) & (x < np.inf)]
     assert_same_bits(_exact_logf(x).astype(np.float32), libm("logf", x), x)
@@ -307,6 +328,17 @@ def test_expf_matches_libm(x: np.float32) -> None:
 
 
 @needs_glibc
+@given(x=st.one_of(any_float32(), schedule_steps(-160.0, 130.0)))
+@example(x=f32("0x1.50cdf6p+3")[0])  # glibc's 0x1.706738p+10: 1 ulp above 2**x rounded
+@example(x=f32(-149.0)[0])  # the last x that takes the formula: 2**-149
+@example(x=f32("-0x1.2a0002p7")[0])  # just below -149: __math_may_uflowf
+@example(x=f32("0x1.fffffep6")[0])  # the largest finite result
+@example(x=from_bits(0xFFA00001)[0])  # a signalling NaN: x + x
+def test_exp2f_matches_libm(x: np.float32) -> None:
+    assert_same_bits(np.atleast_1d(exp2f(x)), libm("exp2f", np.array([x])), np.array([x]))
+
+
+@needs_glibc
 @given(x=st.one_of(any_float32(), schedule_steps(0.0, 100.0)))
 @example(x=f32("0x1.92ecdp+5")[0])  # glibc's 0x1.f5abecp+1: 1 ulp above log(x) rounded
 @example(x=from_bits(0x00000001)[0])  # the smallest subnormal
@@ -351,6 +383,8 @@ def test_powf_matches_libm(xy: tuple[np.float32, np.float32]) -> None:
         (logf, ("0x1.3777180000000p-1",), "-0x1.fcf744p-2"),
         (expf, ("0x1.38aa58p+0",), "0x1.b2253ap+1"),
         (expf, ("-0x1.26f0ccp+2",), "0x1.469ba6p-7"),
+        (exp2f, ("0x1.50cdf6p+3",), "0x1.706738p+10"),
+        (exp2f, ("-0x1.4f428p+3",), "0x1.6fe3f4p-11"),
         (powf, ("0x1.d39a2cp-1", "0x1.2ad2e8p+9"), "0x1.bad65ep-79"),
         (powf, ("0x1.e7527ap-1", "0x1.f483acp+8"), "0x1.41a7dcp-36"),
         # An unfused reduction (x*InvLn2N, or x - n*pi/2, rounded first) gives another.
@@ -361,6 +395,10 @@ def test_powf_matches_libm(xy: tuple[np.float32, np.float32]) -> None:
         (cosf, ("0x1.d0f4aap+5",), "-0x1.a44af8p-21"),
         # Special cases.
         (expf, ("-0x1.9d1d9ep6",), "0x1p-149"),
+        (exp2f, ("-0x1.2ap7",), "0x1p-149"),
+        (exp2f, ("-0x1.2bp7",), "0x1p-149"),
+        (exp2f, ("-0x1.2cp7",), "0x0p+0"),
+        (exp2f, ("-0x1.1ap7",), "0x1p-141"),
         (logf, ("0x1p-149",), "-0x1.9d1dap6"),
         (powf, ("-0x1p1", "0x1.fcp6"), "-0x1p127"),
         (powf, ("0x1p-1", "0x1.2ap7"), "0x1p-149"),
@@ -375,6 +413,10 @@ def test_special_values_known_answers() -> None:
     nan = float("nan")
     assert np.isnan(expf(np.float32(nan)))
     assert expf(np.float32(-np.inf)) == 0
+    assert np.isnan(exp2f(np.float32(nan)))
+    assert exp2f(np.float32(-np.inf)) == 0
+    assert exp2f(np.float32(np.inf)) == np.inf
+    assert exp2f(from_bits(0x7FA00001)[0]).view(np.uint32) == 0x7FE00001  # made quiet
     assert logf(np.float32(0)) == -np.inf
     assert logf(np.float32(1)) == 0
     assert logf(np.float32(-1)).view(np.uint32) == 0xFFC00000  # x86's default NaN
@@ -390,7 +432,7 @@ def test_special_values_known_answers() -> None:
 
 @given(arrays(np.float32, st.integers(1, 40), elements=st.floats(width=32)))
 def test_one_code_path_for_scalars_and_arrays(x: np.ndarray) -> None:
-    for function in (expf, logf, cosf):
+    for function in (expf, exp2f, logf, cosf):
         whole = function(x)
         each = np.array([function(v) for v in x], np.float32)
         np.testing.assert_array_equal(whole.view(np.uint32), each.view(np.uint32))
@@ -402,6 +444,7 @@ def test_one_code_path_for_scalars_and_arrays(x: np.ndarray) -> None:
 def test_blocks_of_a_long_array_are_the_elementwise_results() -> None:
     x = RNG.uniform(-10, 10, glibc._BLOCK * 2 + 17).astype(np.float32)
     np.testing.assert_array_equal(expf(x)[-100:], expf(x[-100:]))
+    np.testing.assert_array_equal(exp2f(x)[-100:], exp2f(x[-100:]))
     np.testing.assert_array_equal(powf(x, np.float32(3.0))[-100:], powf(x[-100:], x[-100:] * 0 + 3))
 
 
@@ -422,6 +465,7 @@ def test_shapes_and_types() -> None:
     ("call", "message"),
     [
         (lambda: expf(1.0), "expf: x must be float32"),
+        (lambda: exp2f(np.float16(1)), "exp2f: x must be float32"),
         (lambda: logf(np.arange(3)), "logf: x must be float32"),
         (lambda: cosf(np.float64(1)), "cosf: x must be float32"),
         (lambda: powf(np.float32(2), 3), "powf: y must be float32"),

@@ -1,4 +1,5 @@
-"""The fused multiply-add ``fma(a, b, c)``: ``a*b + c`` rounded once, in float64 NumPy.
+"""The fused multiply-add ``fma(a, b, c)``: ``a*b + c`` rounded once, in float64 NumPy
+(and :func:`fma_float32`, the same in float32).
 
 C's ``fma`` (and the FMA instructions compilers emit for ``a*b + c``) rounds the exact
 value of ``a*b + c`` to the nearest double, ties to even.  NumPy has no such ufunc; this
@@ -33,6 +34,10 @@ inputs and results and overflow included, with C's special values (inf, NaN, sig
 zeros).  Not reproduced: NaN payloads (a NaN result is some quiet NaN), floating-point
 exception flags and errno; rounding modes other than to-nearest.
 
+:func:`fma_float32` is C's ``fmaf`` (x86's ``vfmadd...ss``): the product of two float32 is
+exact in float64, so one float64 sum rounded to odd, then to float32, is the single
+correct rounding.
+
 Reference: S. Boldo and G. Melquiond, "Emulation of a FMA and correctly rounded sums:
 proved algorithms using rounding to odd", IEEE Trans. Computers 57(4), 462-471 (2008);
 T. J. Dekker, "A floating-point technique for extending the available precision",
@@ -46,7 +51,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["fma"]
+__all__ = ["fma", "fma_float32"]
 
 #: Veltkamp's splitting constant for doubles: 2**27 + 1.
 _SPLITTER = 134217729.0
@@ -81,11 +86,61 @@ def fma(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike) -> Any:
     return _fma_flat(*flat).reshape(shape)[()]
 
 
-def _as_float64(value: npt.ArrayLike, name: str) -> np.ndarray:
+def fma_float32(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike) -> Any:
+    """``a*b + c`` with a single rounding to float32 (to nearest, ties to even), as C's
+    ``fmaf`` and x86's ``vfmadd...ss``.
+
+    ``a``, ``b`` and ``c`` are real numbers or arrays (converted to float32, as C converts
+    the arguments of ``fmaf``); the result is a float32 array of their broadcast shape,
+    or a NumPy float32 for scalar arguments.  Subnormal results are rounded, not flushed
+    (XLA:CPU flushes them: :mod:`refimpl.kernels.xla_cpu` does that itself); NaN
+    payloads and floating-point flags are not reproduced.
+
+    Algorithm: ``p = float64(a) * float64(b)`` is exact (two 24-bit significands), and so
+    is Knuth's TwoSum ``s + err == p + c`` (nothing reaches the float64 subnormals or
+    overflows).  ``s`` made odd where ``err != 0`` -- the double next to the exact sum,
+    toward zero, with its last bit set -- is the sum rounded to odd with 53 bits, and
+    rounding that to float32 (24 bits, or fewer for a subnormal result) is the correct
+    rounding of the exact sum (Boldo and Melquiond: rounding to odd with at least two
+    extra bits, then to nearest).
+
+    >>> x = np.float32(1 + 2.0**-12)
+    >>> float(fma_float32(x, x, np.float32(-1))) == 2.0**-11 + 2.0**-24  # exact here
+    True
+    >>> float(x * x - np.float32(1)) == 2.0**-11  # a*b rounded first loses 2**-24
+    True
+    >>> fma_float32(np.float32(3e38), np.float32(2), np.float32(-3e38))
+    np.float32(3e+38)
+    """
+    # inf - inf and 0 * inf are NaN, values past the largest float32 inf, as in C.
+    with np.errstate(invalid="ignore", over="ignore"):
+        a32, b32, c32 = (
+            _as_real(v, name, np.float32, "fma_float32")
+            for v, name in ((a, "a"), (b, "b"), (c, "c"))
+        )
+        p = a32.astype(np.float64) * b32  # exact
+        c64 = c32.astype(np.float64)
+        s = p + c64
+        bv = s - p
+        err = (p - (s - bv)) + (c64 - bv)
+        inexact = (err != 0) & np.isfinite(s)
+        toward_zero = np.where((err > 0) == (s > 0), s, np.nextafter(s, 0.0))
+        odd = np.where(inexact, (toward_zero.view(np.uint64) | np.uint64(1)).view(np.float64), s)
+        out = odd.astype(np.float32)
+    return np.asarray(out)[()]
+
+
+def _as_real(value: npt.ArrayLike, name: str, dtype: type, function: str) -> np.ndarray:
     array = np.asarray(value)
     if array.dtype.kind not in "fiub":
-        raise ValueError(f"fma: {name} must be real numbers, got {value!r} (dtype {array.dtype})")
-    return array.astype(np.float64, copy=False)
+        raise ValueError(
+            f"{function}: {name} must be real numbers, got {value!r} (dtype {array.dtype})"
+        )
+    return array.astype(dtype, copy=False)
+
+
+def _as_float64(value: npt.ArrayLike, name: str) -> np.ndarray:
+    return _as_real(value, name, np.float64, "fma")
 
 
 def _fma_flat(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -1,11 +1,12 @@
-"""glibc's float32 ``expf``, ``logf``, ``cosf`` and ``powf``, bit for bit, in NumPy.
+"""glibc's float32 ``expf``, ``exp2f``, ``logf``, ``cosf`` and ``powf``, bit for bit, in NumPy.
 
 TensorFlow's CPU kernels evaluate ``tf.math.exp/log/cos/pow`` of a float32 scalar (and of
-tensors of fewer than 16 elements) with the C library.  These are NumPy reproductions of
+tensors of fewer than 16 elements) with the C library; XLA:CPU calls ``cosf``, ``powf``
+and ``exp2f`` (LLVM's rewrite of ``pow(2**k, x)``).  These are NumPy reproductions of
 glibc's functions as x86_64 runs them: the multiarch ifunc picks the FMA builds when the
-CPU has FMA and AVX2 (``__expf_fma``, ``__logf_fma``, ``__cosf_fma``, ``__powf_fma``:
-the generic C of ``sysdeps/ieee754/flt-32``, from ARM's optimized-routines, compiled
-with ``-mfma -mavx2``), in which GCC contracted ``a*b + c`` into fused multiply-adds.
+CPU has FMA and AVX2 (``__expf_fma``, ``__exp2f_fma``, ``__logf_fma``, ``__cosf_fma``,
+``__powf_fma``: the generic C of ``sysdeps/ieee754/flt-32``, from ARM's
+optimized-routines, compiled with ``-mfma -mavx2``), in which GCC contracted ``a*b + c`` into fused multiply-adds.
 Each function runs glibc's algorithm with its tables and polynomials, rounding as
 ``libm.so.6`` does at every step: an exact ``fma`` at each contracted site (found by
 disassembling ``libm.so.6``; listed in each docstring).  The algorithms are the same
@@ -35,17 +36,18 @@ two passes:
 2. elements within ``_TIE_ULPS`` double ulps of a point halfway between two float32
    (about one in 2**18) are recomputed with the exact ``fma`` at every site.
 
-Checked against the C library: all 2**32 inputs of ``expf``, ``logf`` and ``cosf`` (0
-differences; the fast pass alone would also have matched everywhere: only the fused
-reductions change float32 results, e.g. ``expf(0x1.04845ep+5)`` and
-``cosf(0x1.8abf54p+6)``), and 2 * 10**7 inputs of each function
+Checked against the C library: all 2**32 inputs of ``expf``, ``exp2f``, ``logf`` and
+``cosf`` (0 differences; the fast pass alone would also have matched everywhere: only the
+fused reductions change float32 results, e.g. ``expf(0x1.04845ep+5)`` and
+``cosf(0x1.8abf54p+6)``; ``exp2f``'s reduction is plain, so its fused polynomial never
+changes a float32 result), and 2 * 10**7 inputs of each function
 (``benchmarks/scan_glibc_kernels.py``).
 
-Source: glibc 2.36 ``sysdeps/ieee754/flt-32/``: ``e_expf.c``, ``e_exp2f_data.c``,
+Source: glibc 2.36 ``sysdeps/ieee754/flt-32/``: ``e_expf.c``, ``e_exp2f.c``, ``e_exp2f_data.c``,
 ``e_logf.c``, ``e_logf_data.c``, ``e_powf.c``, ``e_powf_log2_data.c``, ``s_cosf.c``,
 ``s_sincosf.h``, ``math_config.h``, ``math_errf.c``; ``sysdeps/x86/fpu/``:
 ``sincosf_poly.h``, ``s_sincosf_data.c``; ``sysdeps/x86_64/fpu/multiarch/``:
-``ifunc-fma.h``, ``{e_expf,e_logf,e_powf,s_cosf}-fma.c``.
+``ifunc-fma.h``, ``{e_expf,e_exp2f,e_logf,e_powf,s_cosf}-fma.c``.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ import numpy.typing as npt
 
 from refimpl.kernels.fma import fma
 
-__all__ = ["cosf", "expf", "logf", "powf"]
+__all__ = ["cosf", "exp2f", "expf", "logf", "powf"]
 
 _Fma = Callable[[Any, Any, Any], Any]
 
@@ -196,9 +198,10 @@ _ONE, _HALF = _f64(1.0), _f64(0.5)
 #: overflow (x > 0x1.62e42ep6), underflow to 0 (x < -0x1.9fe368p6) and to 2**-149
 #: (x < -0x1.9d1d9ep6): larger bits are more negative below zero.
 _EXPF_SPECIAL = _u32(0x42B00000)
-_EXPF_OVERFLOW, _EXPF_UNDERFLOW, _EXPF_MAY_UNDERFLOW = (
-    _u32(int(np.float32(float.fromhex(v)).view(np.uint32)))
-    for v in ("0x1.62e42ep6", "-0x1.9fe368p6", "-0x1.9d1d9ep6")
+_EXPF_FLOWS = (
+    _u32(int(np.float32(float.fromhex("0x1.62e42ep6")).view(np.uint32))),
+    _u32(int(np.float32(float.fromhex("-0x1.9fe368p6")).view(np.uint32))),
+    _u32(int(np.float32(float.fromhex("-0x1.9d1d9ep6")).view(np.uint32))),
 )
 
 
@@ -245,7 +248,7 @@ def _expf_flat(a: np.ndarray) -> np.ndarray:
     bits = a.view(np.uint32)
     done = None
     if np.count_nonzero((bits & _u32(0x7FF00000)) >= _EXPF_SPECIAL):  # glibc's top12 test
-        done, values = _expf_special(a, bits)
+        done, values = _exp_special(a, bits, _EXPF_FLOWS)
         if done is not None:
             if np.count_nonzero(done) == a.size:
                 return values
@@ -258,12 +261,15 @@ def _expf_flat(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def _expf_special(a: np.ndarray, bits: np.ndarray) -> tuple[Any, Any]:
-    """e_expf.c's special cases, on the bits: where ``|x| >= 88`` does not take the formula
-    (None if nowhere), and the results there."""
+def _exp_special(a: np.ndarray, bits: np.ndarray, flows: tuple[Any, Any, Any]) -> tuple[Any, Any]:
+    """e_expf.c's and e_exp2f.c's special cases, on the bits: where ``x`` (``|x|`` at least
+    88, resp. 128) does not take the formula (None if nowhere), and the results there.
+    ``flows`` are the float32 bits above which ``x`` overflows, underflows to 0 and
+    underflows to 2**-149 (larger bits are more negative below zero)."""
+    overflow_bits, underflow_bits, may_underflow_bits = flows
     nonfinite = (bits & _INF_BITS) == _INF_BITS
-    overflow = (bits > _EXPF_OVERFLOW) & (bits < _SIGN)  # __math_oflowf(0): inf
-    underflow = bits > _EXPF_MAY_UNDERFLOW  # x < -0x1.9d1d9ep6, or -inf or -NaN
+    overflow = (bits > overflow_bits) & (bits < _SIGN)  # __math_oflowf(0): inf
+    underflow = bits > may_underflow_bits  # may underflow, or -inf or -NaN
     done = nonfinite | overflow | underflow
     if not np.count_nonzero(done):
         return None, None
@@ -272,7 +278,7 @@ def _expf_special(a: np.ndarray, bits: np.ndarray) -> tuple[Any, Any]:
         bits == _u32(0xFF800000),  # -inf: 0
         nonfinite,  # +inf, NaN: x + x
         overflow,
-        bits > _EXPF_UNDERFLOW,  # __math_uflowf(0): 0x1p-95f * 0x1p-95f == 0
+        bits > underflow_bits,  # __math_uflowf(0): 0x1p-95f * 0x1p-95f == 0
         underflow,  # __math_may_uflowf(0): 0x1.4p-75f * 0x1.4p-75f == 2**-149
     ]
     values = np.select(cases, [0, x_plus_x, np.inf, 0, 2.0**-149])
@@ -296,6 +302,87 @@ def _expf_double(xd: np.ndarray, fma_: _Fma) -> np.ndarray:
     y = fma_(_EXPF_C2, r, _ONE)
     y = fma_(z, r * r, y)
     return y * s
+
+
+# --- exp2f -------------------------------------------------------------------------------
+
+#: e_exp2f_data.c: ``shift_scaled`` = 1.5 * 2**52 / 32, and ``poly``, the cubic for 2**r.
+_EXP2F_SHIFT = _f64(1.5 * 2**47)
+_EXP2F_C0, _EXP2F_C1, _EXP2F_C2 = (
+    _f64(v) for v in ("0x1.c6af84b912394p-5", "0x1.ebfce50fac4f3p-3", "0x1.62e42ff0c52d6p-1")
+)
+#: e_exp2f.c, on the bits of x: |x| >= 128 (``top12(128.0f)``), and the thresholds of
+#: overflow (any x > 0 there), underflow to 0 (x <= -150) and to 2**-149 (x < -149).
+_EXP2F_SPECIAL = _u32(0x43000000)
+_EXP2F_FLOWS = (
+    _u32(0x42FFFFFF),
+    _u32(int(np.float32(-150).view(np.uint32)) - 1),
+    _u32(int(np.float32(-149).view(np.uint32))),
+)
+
+
+def exp2f(x: npt.ArrayLike) -> Any:
+    """``2 ** x`` in float32, as glibc's ``exp2f`` (x86_64 FMA build) computes it.
+
+    XLA:CPU calls it where LLVM rewrites ``pow(2**k, x)`` into ``exp2(k*x)``.  The
+    algorithm (glibc 2.36 ``e_exp2f.c``, with expf's table of 2**(i/32) and the cubic
+    ``poly`` for 2**r, ``e_exp2f_data.c``)::
+
+        xd = float64(x)
+        kd = xd + SHIFT                        # SHIFT = 1.5 * 2**52 / 32: rounds xd to k/32
+        ki = asuint64(kd); kd -= SHIFT
+        r = xd - kd                            # exact, in [-1/64, 1/64]
+        s = asdouble(T[ki % 32] + (ki << 47))  # 2**(k/32)
+        z = fma(C0, r, C1)
+        y = fma(C2, r, 1.0)
+        y = fma(z, r * r, y)                   # 2**r = 1 + C2*r + C1*r**2 + C0*r**3
+        return float32(y * s)
+
+    The three ``fma`` are GCC's contractions in ``__exp2f_fma`` (``vfmadd213sd``,
+    ``vfmadd132sd``, ``vfmadd132sd``); the reduction (``vaddsd``, ``vsubsd``), ``r * r``
+    and ``y * s`` are plain.  Special cases, decided on the float32 ``x`` where ``|x| >=
+    128``: ``-inf -> 0``, ``+inf`` and NaN give ``x + x`` (NaN: made quiet); ``x > 0 ->
+    inf``, ``x <= -150 -> 0``, ``x < -149 -> 2**-149``; ``x`` in ``[-149, -128]`` takes
+    the formula (subnormal results).  glibc documents 0.502 ulp (relative error 1.69 *
+    2**-34 before the rounding).  The reduction is exact in NumPy too, so only the
+    polynomial's fused roundings are redone, near a float32 rounding midpoint.
+
+    >>> exp2f(np.float32(0.5))
+    np.float32(1.4142135)
+    >>> exp2f(np.array([3.0, -np.inf, 128.0, -149.5, -150.0], dtype=np.float32))
+    array([8.e+00, 0.e+00,    inf, 1.e-45, 0.e+00], dtype=float32)
+    """
+    a = _float32(x, "exp2f", "x")
+    return _blockwise(_exp2f_flat, a.reshape(-1)).reshape(a.shape)[()]
+
+
+def _exp2f_flat(a: np.ndarray) -> np.ndarray:
+    bits = a.view(np.uint32)
+    done = None
+    if np.count_nonzero((bits & _u32(0x7FF00000)) >= _EXP2F_SPECIAL):  # glibc's top12 test
+        done, values = _exp_special(a, bits, _EXP2F_FLOWS)
+        if done is not None:
+            if np.count_nonzero(done) == a.size:
+                return values
+            a = np.where(done, _ZERO_F32, a)  # no arithmetic on a signalling NaN
+    xd = a.astype(np.float64)
+    y = _exp2f_double(xd, _u64(0), _plain)[0]
+    out = _to_float32(y, lambda i: _exp2f_double(xd[i], _u64(0), fma)[0], tiny_results=True)
+    if done is not None:
+        np.copyto(out, values, where=done)
+    return out
+
+
+def _exp2f_double(xd: np.ndarray, sign_bias: Any, fma_: _Fma) -> tuple[np.ndarray, np.ndarray]:
+    """glibc's double ``2**xd`` (``|xd| < 151``; e_exp2f.c, and ``exp2_inline`` of
+    e_powf.c, whose ``sign_bias`` lands in the sign bit) before the rounding to float32,
+    and the reduced argument ``r``."""
+    shifted = xd + _EXP2F_SHIFT  # k/32 in the low bits of the mantissa
+    ki = shifted.view(np.uint64)
+    r = xd - (shifted - _EXP2F_SHIFT)
+    t = _EXP2F_TABLE[ki & _EXP2F_MOD] + ((ki + sign_bias) << _EXP2F_SHIFT_BITS)
+    z = fma_(_EXP2F_C0, r, _EXP2F_C1)
+    return fma_(z, r * r, fma_(_EXP2F_C2, r, _ONE)) * t.view(np.float64), r
 
 
 # --- logf --------------------------------------------------------------------------------
@@ -610,11 +697,6 @@ _POWF_A = [
 ]
 #: ``logc + k`` per row (a plain addition in glibc: tabulated).
 _POWF_Y0 = np.tile(_POWF_LOG2C, _EXPONENTS.size) + np.repeat(_EXPONENTS, 16)
-#: e_exp2f_data.c: ``shift_scaled`` = 1.5 * 2**52 / 32, and ``poly``, the cubic for 2**r.
-_EXP2F_SHIFT = _f64(1.5 * 2**47)
-_EXP2F_C0, _EXP2F_C1, _EXP2F_C2 = (
-    _f64(v) for v in ("0x1.c6af84b912394p-5", "0x1.ebfce50fac4f3p-3", "0x1.62e42ff0c52d6p-1")
-)
 #: e_powf.c: the thresholds on y*log2(x) -- overflow, underflow to 0, to 2**-149 --
 #: tested where |y*log2(x)| >= 126; and SIGN_BIAS, which lands in the sign bit of 2**k.
 _POWF_OVERFLOW = float.fromhex("0x1.fffffffd1d571p+6")
@@ -804,12 +886,7 @@ def _powf_double(
     # glibc's (asuint64(ylogx) >> 47 & 0xffff) >= 0x80bf: |ylogx| >= 126
     big = bool(np.count_nonzero(np.abs(ylogx) >= _f64(126.0)))
     xd = np.clip(ylogx, -151.0, 129.0) if big else ylogx  # beyond: replaced below
-    shifted = xd + _EXP2F_SHIFT  # k/32 in the low bits of the mantissa
-    ki = shifted.view(np.uint64)
-    r = xd - (shifted - _EXP2F_SHIFT)
-    t = _EXP2F_TABLE[ki & _EXP2F_MOD] + ((ki + sign_bias) << _EXP2F_SHIFT_BITS)
-    z = fma_(_EXP2F_C0, r, _EXP2F_C1)
-    y = fma_(z, r * r, fma_(_EXP2F_C2, r, _ONE)) * t.view(np.float64)
+    y, r = _exp2f_double(xd, sign_bias, fma_)
     if big:  # __math_oflowf, __math_uflowf, __math_may_uflowf (xflowf: +-big * big)
         flow = np.where(ylogx > 0, np.inf, np.where(ylogx <= -150, 0.0, 2.0**-149))
         flow = np.where(sign_bias != 0, -flow, flow)

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from refimpl.kernels.fma import fma_float32
+
 __all__ = ["exp_f32", "log_f32"]
 
 _F32 = np.float32
@@ -85,26 +87,9 @@ def _ftz(x: np.ndarray) -> np.ndarray:
 
 
 def _fma(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """``a * b + c`` on float32 values rounded once to float32 (an x86 ``vfmadd``).
-
-    The product of two float32 values is exact in float64; the float64 sum is made
-    round-to-odd from its exact error (Knuth's TwoSum), so the final rounding to float32
-    is the single correct rounding of the exact ``a * b + c``.  Results below the
-    smallest normal float32 are flushed to zero (FTZ).
-    """
-    p = a.astype(np.float64) * b.astype(np.float64)
-    c64 = c.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        s = p + c64
-        bv = s - p
-        err = (p - (s - bv)) + (c64 - bv)
-        inexact = (err != 0) & np.isfinite(s)
-        # Truncate toward zero: s itself when the exact sum is farther from zero.
-        toward_zero = np.where((err > 0) == (s > 0), s, np.nextafter(s, 0.0))
-        bits = toward_zero.view(np.uint64) | np.uint64(1)
-        odd = np.where(inexact, bits.view(np.float64), s)
-        out = odd.astype(np.float32)
-    return _ftz(out)
+    """``a * b + c`` on float32 values rounded once to float32 (an x86 ``vfmadd``), with
+    results below the smallest normal float32 flushed to zero (FTZ)."""
+    return _ftz(np.asarray(fma_float32(a, b, c)))
 
 
 def _as_f32(x: npt.ArrayLike) -> np.ndarray:

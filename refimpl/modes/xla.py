@@ -56,7 +56,7 @@ import numpy as np
 
 from refimpl import numpy_ops
 from refimpl.kernels import fma as fma_kernels
-from refimpl.kernels import xla_cpu
+from refimpl.kernels import glibc, xla_cpu
 from refimpl.modes.trace import STEP_DTYPE, TF_CPU, Kernels, Node, Tracer, consumers, rebuild
 
 __all__ = [
@@ -345,24 +345,14 @@ def _by_dtype(float32: Any, float64: Any) -> Any:
     return kernel
 
 
-def _exp2_float32(x: Any) -> Any:
-    # glibc's exp2f; until its bit-exact reproduction lands, float64 exp2 rounded once.
-    return np.asarray(np.exp2(np.asarray(x, np.float64))).astype(np.float32)[()]
-
-
-def _fma32(a: Any, b: Any, c: Any) -> Any:
-    arrays = np.broadcast_arrays(*(np.asarray(v, np.float32) for v in (a, b, c)))
-    return xla_cpu._fma(*arrays)[()]
-
-
 #: XLA:CPU's runtime arithmetic.
 XLA_CPU = Kernels(
     "xla-cpu",
     {
         "log": _by_dtype(xla_cpu.log_f32, numpy_ops.log),
         "exp": _by_dtype(xla_cpu.exp_f32, numpy_ops.exp),
-        "exp2": _by_dtype(_exp2_float32, np.exp2),
-        "fma": _by_dtype(_fma32, fma_kernels.fma),
+        "exp2": _by_dtype(glibc.exp2f, np.exp2),
+        "fma": _by_dtype(fma_kernels.fma_float32, fma_kernels.fma),
     },
 )
 

@@ -57,7 +57,7 @@ import numpy as np
 from refimpl import numpy_ops
 from refimpl.kernels import fma as fma_kernels
 from refimpl.kernels import glibc, xla_cpu
-from refimpl.modes.trace import STEP_DTYPE, TF_CPU, Kernels, Node, Tracer, consumers, rebuild
+from refimpl.modes.trace import TF_CPU, Kernels, Node, Tracer, consumers, rebuild
 
 __all__ = [
     "contract_fma",
@@ -229,9 +229,10 @@ def _consumer_map(root: Node) -> dict[int, list[Node]]:
 
 
 def split_minimum_of_the_step(tr: Tracer, root: Node) -> Node:
-    """``f(minimum(float(step), C))`` -> ``where(step <= floor(C), f(float(step)),
-    f(C))`` with ``f(C)`` folded by LLVM, for the chain ``f`` of single-use operations
-    whose other inputs are constants."""
+    """``f(minimum(float(n), C))`` for an integer ``n`` (the step, or the step shifted
+    by a warmup) -> ``where(n <= floor(C), f(float(n)), f(C))`` with ``f(C)`` folded by
+    LLVM, for the chain ``f`` of single-use operations whose other inputs are
+    constants."""
     users = _consumer_map(root)
     for node in _nodes(root):
         if node.op != "minimum" or len(users.get(id(node), [])) != 1:
@@ -251,8 +252,9 @@ def split_minimum_of_the_step(tr: Tracer, root: Node) -> Node:
             inputs = [folded if i is below else i for i in link.inputs]
             folded = _fold_or_keep(tr, link, inputs)
         top = chain[-1]
-        limit = tr.constant(np.int64(math.floor(float(bound.value))), STEP_DTYPE)
-        within = Node("less_equal", (tr.step(), limit), np.dtype(np.bool_), tr, name="split")
+        counter = stepped.inputs[0]
+        limit = tr.constant(math.floor(float(bound.value)), counter.dtype)
+        within = Node("less_equal", (counter, limit), np.dtype(np.bool_), tr, name="split")
         split = Node("where", (within, top, folded), top.dtype, tr, name=f"{top.name}/split")
         return _replace(root, top, split)
     return root
@@ -277,7 +279,7 @@ def _step_and_constant(tr: Tracer, node: Node) -> tuple[Node | None, Node | None
         if (
             tr.is_constant(bound)
             and stepped.op == "cast"
-            and stepped.inputs[0].op == "step"
+            and stepped.inputs[0].dtype.kind in "iu"
             and stepped.dtype.kind == "f"
         ):
             return stepped, bound

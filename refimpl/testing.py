@@ -36,8 +36,10 @@ __all__ = [
     "assert_schedules_match",
     "build_torch_scheduler",
     "edge_steps",
+    "schedule_batches",
     "schedule_configs",
     "steps",
+    "training_steps",
     "tolerance",
     "torch_base_rates",
     "torch_chained_scheduler",
@@ -265,6 +267,44 @@ def schedule_configs(name: str) -> st.SearchStrategy[dict[str, Any]]:
     if name not in _STRATEGIES:
         raise ValueError(f"Unknown schedule name={name!r}. Known: {sorted(_STRATEGIES)}")
     return _STRATEGIES[name]()
+
+
+@st.composite
+def schedule_batches(
+    draw: st.DrawFn, name: str, *, size: int = 4, dtype: str = "float32"
+) -> list[Any]:
+    """``size`` refimpl schedules of class ``name``, computing in ``dtype`` (a batch is
+    checked against one compiled TensorFlow function).
+
+    >>> from hypothesis import find
+    >>> batch = find(schedule_batches("ExponentialDecay", size=2, dtype="float64"), lambda b: True)
+    >>> len(batch), str(batch[0].dtype)
+    (2, 'float64')
+    """
+    from refimpl.schedules import schedule_class
+
+    cls = schedule_class(name)
+    batch = [cls.from_config(draw(schedule_configs(name))) for _ in range(size)]
+    return [s.with_dtype(dtype) for s in batch] if dtype != "float32" else batch
+
+
+@st.composite
+def training_steps(draw: st.DrawFn, schedules: Sequence[Any], *, random: int = 24) -> np.ndarray:
+    """Steps at which to check ``schedules``: every edge of each (step 0, boundaries,
+    decay and warmup ends, restarts) and its neighbours, ``2**24`` and its neighbours,
+    and ``random`` more, small and large; int64, sorted, unique.
+
+    >>> from hypothesis import find
+    >>> from refimpl.schedules import PiecewiseConstantDecay
+    >>> at = find(training_steps([PiecewiseConstantDecay([10], [1.0, 0.5])], random=0), lambda a: True)
+    >>> at.tolist()
+    [0, 1, 9, 10, 11, 16777215, 16777216, 16777217]
+    """
+    edges = {MAX_STEP} | {e for s in schedules for e in s.edge_steps()}
+    near = {e + d for e in edges for d in (-1, 0, 1) if 0 <= e + d <= MAX_STEP + 1}
+    anywhere = st.one_of(st.integers(0, 10_000), st.integers(0, MAX_STEP))
+    extra = draw(st.lists(anywhere, min_size=random, max_size=random))
+    return np.array(sorted(near | set(extra)), dtype=np.int64)
 
 
 def _children_edges(config: dict[str, Any]) -> list[int]:

@@ -39,7 +39,6 @@ __all__ = [
     "schedule_batches",
     "schedule_configs",
     "steps",
-    "training_steps",
     "tolerance",
     "torch_base_rates",
     "torch_chained_scheduler",
@@ -58,6 +57,7 @@ __all__ = [
     "torch_scheduler_configs",
     "torch_sequential_lr",
     "torch_step_lr",
+    "training_steps",
     "ulp_distance",
     "within_bounds",
 ]

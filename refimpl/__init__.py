@@ -29,6 +29,7 @@ __all__ = [
     "comparison",
     "datasets",
     "exceptions",
+    "kernels",
     "layers",
     "lesson",
     "losses",

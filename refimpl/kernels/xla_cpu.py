@@ -16,8 +16,10 @@ Everything else the schedules compute under XLA:CPU uses the C library: float32 
 ``cosf``/``powf``/``exp2f``, and float64 ``log``/``exp``/``cos``/``pow`` glibc's double
 functions (``REGISTER_LIBM_SYMBOL`` in XLA's CPU runtime symbol table).
 
-TensorFlow runs its CPU threads with denormals flushed: subnormal inputs read as zero
-and subnormal results come out as zero.  Both functions take and return float32, and
+XLA's code runs in TensorFlow's threads, with denormals flushed: subnormal inputs read
+as zero (DAZ) and subnormal results come out as zero (FTZ).  The FMA placement is that of
+an x86-64 CPU with FMA (Haswell and later, every AVX-512 CPU); without FMA, LLVM would
+emit a separate multiply and add and these functions would not match.  Both functions take and return float32, and
 accept a scalar or an array (one code path; a scalar gives a NumPy scalar).
 
 >>> float(log_f32(np.float32(2.0)))

@@ -3,7 +3,8 @@
 ``import refimpl`` imports NumPy only.  The schedules live in :mod:`refimpl.schedules`
 (also importable as :mod:`refimpl.optimizers.schedules`, as in Keras); every other
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
-``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``) and the
+``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``; inside it
+``engine``, ``im2col``, ``winograd``, ``workspace``, ``weights_file``, ``progbar``) and the
 tooling (``cli``, ``lesson``, ``plotting``, ``report``, ``testing``) -- is imported lazily
 on first attribute access, so ``import refimpl as keras`` runs the lesson's code
 unchanged and ``refimpl.metrics`` works without an explicit ``import refimpl.metrics``.
@@ -25,7 +26,9 @@ __all__ = [
     "callbacks",
     "cli",
     "datasets",
+    "engine",
     "exceptions",
+    "im2col",
     "layers",
     "lesson",
     "losses",
@@ -34,9 +37,13 @@ __all__ = [
     "numpy_ops",
     "optimizers",
     "plotting",
+    "progbar",
     "report",
     "schedules",
     "utils",
+    "weights_file",
+    "winograd",
+    "workspace",
 ]  # not ``testing``: it needs Hypothesis (the test extra), and ``from refimpl import *``
 #    must work with NumPy alone; ``refimpl.testing`` is still imported on first use.
 

@@ -1,10 +1,11 @@
-"""Sequential: training semantics, threads, checkpoints, bad input, summary."""
+"""Sequential: training semantics, checkpoints, bad input, summary, the step's rate."""
 
 from __future__ import annotations
 
 import json
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -73,15 +74,16 @@ def test_epoch_loss_is_sample_weighted() -> None:
 
 
 def test_one_step_equals_a_hand_computed_whole_batch_gradient_step() -> None:
-    """Sub-batches on threads give the whole-batch gradient: compare one SGD step with
-    the same step taken layer by layer on the whole batch in a single workspace."""
-    from refimpl.layers import Workspace
+    """Parts and sub-batches on workers give the whole-batch gradient: compare one SGD
+    step with the same step taken layer by layer on the whole batch in one workspace."""
+    from refimpl.layers import to_trainer_layout
+    from refimpl.workspace import Workspace
 
     x, y = _data(n=13)
     model = _model(lr=0.001)
     before = model.get_weights()
     ws = [Workspace() for _ in model.layers]
-    h = x.astype(np.float32)
+    h = to_trainer_layout(x.astype(np.float32))
     for i, layer in enumerate(model.layers):
         h = layer.forward(h, ws[i], logits=i == 3)
     _, g = losses.CategoricalCrossentropy().value_and_grad(y, h, 1 / 13, logits=True)
@@ -94,26 +96,27 @@ def test_one_step_equals_a_hand_computed_whole_batch_gradient_step() -> None:
         np.testing.assert_allclose(w1, w0 - np.float32(0.001) * gr, rtol=1e-5, atol=1e-7)
 
 
-def test_threads_and_serial_path_agree(monkeypatch: pytest.MonkeyPatch) -> None:
-    x, y = _data(n=40)
-    a, b = _model(momentum=0.9), _model(momentum=0.9)
-    b.set_weights(a.get_weights())
-    a._num_threads = 1
-    b._num_threads = 2
-    ha = a.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
-    hb = b.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
-    np.testing.assert_allclose(ha.history["loss"], hb.history["loss"], rtol=1e-5)
-    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
-        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-6)
-    # Without a way to limit BLAS threads, the trainer runs whole batches serially.
+def test_without_a_blas_limit_one_worker_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When BLAS's thread count cannot be limited, BLAS keeps its threads and the trainer
+    runs one worker (the same result: the partition does not depend on workers)."""
     from refimpl import _threads
+    from refimpl.engine import Execution
 
+    x, y = _data(n=40)
+    a = _model(momentum=0.9)
+    a.execution = Execution(2, "thread")
+    b = _model(momentum=0.9)
+    b.set_weights(a.get_weights())
+    a.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     monkeypatch.setattr(_threads, "_openblas_functions", lambda: None)
     monkeypatch.setitem(__import__("sys").modules, "threadpoolctl", None)
-    c = _model(momentum=0.9)
-    c.set_weights(b.get_weights())
-    c.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
-    assert c._chunk is None
+    engine = b._engine(16, y)
+    with engine:
+        assert engine.execution.workers == 1
+    b.execution = Execution(2, "thread")
+    b.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
 
 
 def test_iterations_carry_across_fit_calls_and_schedule_continues() -> None:
@@ -155,7 +158,7 @@ def test_save_and_load_weights_resume_exactly(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         b.save_weights(path, overwrite=False)
     other = Sequential([layers.Dense(2, input_shape=(3,))])
-    with pytest.raises(ValueError, match="expects 2 weight arrays"):
+    with pytest.raises(ValueError, match="not a Keras weights file for this model"):
         other.load_weights(path)
 
 
@@ -215,19 +218,95 @@ def test_nan_schedule_is_rejected_before_training() -> None:
     assert model.optimizer.iterations == 0
 
 
-def test_nan_loss_stops_training_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+def test_nan_loss_stops_training_with_one_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
     x, y = _data(n=32)
     model = _model()
     weights = model.get_weights()
     weights[-2][...] = 3e38  # the logits overflow to inf: the first batch loss is NaN
     model.set_weights(weights)
-    with pytest.warns(RuntimeWarning, match="training stopped before this batch's update"):
+    with pytest.warns(RuntimeWarning) as record:
         hist = model.fit(x, y, batch_size=4, epochs=5, verbose=0, shuffle=False)
     assert len(hist.history["loss"]) == 1  # stopped within the first epoch
+    assert [str(w.message) for w in record] == [model.stop_reason]
     assert model.stop_reason is not None
-    assert "the loss is" in capsys.readouterr().err
+    assert model.stop_reason.startswith("Epoch 1, batch 1/8: the loss is nan")
+    assert "training stopped before this batch's update" in model.stop_reason
+    assert capsys.readouterr() == ("", "")  # verbose=0: nothing else
     for w0, w1 in zip(weights, model.get_weights(), strict=True):
         np.testing.assert_array_equal(w0, w1)  # the bad batch's update was not applied
+
+
+@pytest.mark.parametrize("verbose", [0, 2])
+def test_terminate_on_nan_does_not_repeat_the_message(
+    verbose: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue: with TerminateOnNaN the stop was printed twice plus a RuntimeWarning, the
+    batch numbered from 0 in one and from 1 in the other.  Now: one warning, one
+    numbering (batch 3 of 8, as the progress line counts)."""
+    from refimpl.callbacks import TerminateOnNaN
+
+    x, y = _data(n=32)
+    x = x.astype(np.float32)
+    x[8:12] = np.nan  # the third batch of 4 has a NaN loss
+    model = _model(lr=0.0)
+    weights = model.get_weights()
+    with pytest.warns(RuntimeWarning) as record:
+        model.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=1,
+            verbose=verbose,
+            shuffle=False,
+            callbacks=[TerminateOnNaN()],
+        )
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith("Epoch 1, batch 3/8: the loss is nan"), message
+    out, err = capsys.readouterr()
+    assert "Invalid loss" not in out + err
+    assert "batch" not in err.lower()
+    assert model.optimizer is not None
+    assert model.optimizer.iterations == 2
+    for w0, w1 in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)  # lr 0: nothing moved
+
+
+def test_terminate_on_nan_with_raise_error_raises_instead() -> None:
+    from refimpl.callbacks import TerminateOnNaN
+
+    x, y = _data(n=8)
+    model = _model()
+    weights = model.get_weights()
+    weights[-2][...] = 3e38
+    model.set_weights(weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on top of the exception
+        with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 0"):
+            model.fit(x, y, batch_size=4, verbose=0, callbacks=[TerminateOnNaN(raise_error=True)])
+
+
+def test_the_step_rate_is_evaluated_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every update applies ``learning_rate_of_step(optimizer, iterations)``: replacing
+    that one function changes the rate the weights move by."""
+    from refimpl import models
+
+    x, y = _data(n=8)
+    seen = []
+
+    def doubled(optimizer, step):  # type: ignore[no-untyped-def]
+        seen.append(step)
+        return np.float32(2 * optimizer._rate_at(step))
+
+    a, b = _model(lr=0.01), _model(lr=0.02)
+    b.set_weights(a.get_weights())
+    monkeypatch.setattr(models, "learning_rate_of_step", doubled)
+    a.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    monkeypatch.undo()
+    b.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    assert seen == [0, 1]
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
 
 
 def test_progress_line_format(capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,7 @@ all: test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[keras,plot,test,dev]"
+	$(PY) -m pip install --quiet -e ".[keras,plot,test,dev,h5]"
 	touch $@
 
 venv: $(STAMP)

@@ -36,6 +36,7 @@ import gc
 import os
 import pickle
 import signal
+import sys
 import time
 import traceback
 import warnings
@@ -58,12 +59,15 @@ class _RemoteTraceback(Exception):
 
 
 def fork_available() -> bool:
-    """Whether this platform can fork (POSIX); elsewhere the engine uses threads.
+    """Whether the engine may fork workers here: POSIX, but not macOS, where a forked
+    child of a process that has used Apple's Accelerate BLAS (NumPy's on macOS) or other
+    system frameworks can crash (why Python's multiprocessing spawns there since 3.8).
+    Elsewhere the engine uses threads.
 
     >>> isinstance(fork_available(), bool)
     True
     """
-    return hasattr(os, "fork") and hasattr(os, "pipe")
+    return hasattr(os, "fork") and hasattr(os, "pipe") and sys.platform != "darwin"
 
 
 def _read_exact(fd: int, n: int) -> bytes:

@@ -6,9 +6,11 @@ gradients.  The engine computes them like this:
 
 1. The batch is cut into **parts** of :data:`PART_SIZE` samples (the last one smaller),
    a fixed partition that depends on ``n`` only.  A part runs its samples through the
-   layers in **sub-batches** of :data:`SUB_BATCH` (small enough for the convolutions'
-   buffers to stay in the core's cache), forward and backward, and writes its gradient
-   sum, loss sum and correct count into the part's own slot of the step's buffers.
+   layers in **sub-batches** (small enough for the convolutions' buffers to stay in the
+   core's cache: :data:`SUB_BATCH`, or less if a layer asks, see
+   :attr:`refimpl.layers.Layer.sub_batch`), forward and backward, and writes its
+   gradient sum, loss sum and correct count into the part's own slot of the step's
+   buffers.
 2. **Workers** take parts in turn from a shared counter until none is left: the calling
    thread and ``workers - 1`` forked processes (or threads, see :class:`Execution`).
 3. The calling thread adds the parts' gradients in part order (``g = g_0 + g_1 + ...``)
@@ -73,8 +75,9 @@ __all__ = [
 #: 16 keeps Dense's deferred weight-gradient product (one per part) cheap and gives a
 #: batch of 64 four parts to share between two workers.
 PART_SIZE = 16
-#: Samples per sub-batch inside a part.  Conv2's Winograd buffers for 4 samples (~1 MB)
-#: fit the core's L2 cache; 8 ran 6% slower (CPU time, alternating runs).
+#: Samples per sub-batch inside a part, unless a layer asks for fewer.  The lesson's
+#: conv2 with ``"winograd4"`` keeps ~1 MB of buffers for 4 samples (the core's L2 cache)
+#: and runs as fast at 2, 4 or 8 (CPU time, alternating runs); with im2col it asks for 2.
 SUB_BATCH = 4
 #: Samples per chunk in evaluate/predict (no gradients).
 EVAL_BATCH = 256
@@ -250,6 +253,9 @@ class Network:
         self.loss = loss
         self.metrics = list(metrics)
         self.workspaces = [Workspace() for _ in self.layers]
+        self.sub_batch = min(
+            [SUB_BATCH, *(layer.sub_batch for layer in self.layers if layer.sub_batch)]
+        )
         #: The loss is computed from the last layer's logits (Keras's rule for a final
         #: softmax with a cross-entropy loss).
         self.fused = loss is not None and self.layers[-1].activation == "softmax"
@@ -312,8 +318,9 @@ class Network:
             slices.append(slice(offset, offset + k))
             offset += k
         loss_sum = correct = 0.0
-        for s in range(lo, hi, SUB_BATCH):
-            e = min(s + SUB_BATCH, hi)
+        step = self.sub_batch
+        for s in range(lo, hi, step):
+            e = min(s + step, hi)
             n = e - s
             h = to_trainer_layout(x[s:e])
             for i, layer in enumerate(layers):

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,37 +125,6 @@ def test_iterations_carry_across_fit_calls_and_schedule_continues() -> None:
     hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
     assert model.optimizer.iterations == 9
     assert hist.history["learning_rate"][-1] == pytest.approx(0.01 * 0.5**3, rel=1e-6)
-
-
-def test_save_and_load_weights_resume_exactly(tmp_path: Path) -> None:
-    x, y = _data(n=30)
-    ref = _model(momentum=0.9)
-    ref.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
-    start = ref.get_weights()
-    ref.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
-
-    a = _model(momentum=0.9)
-    a.set_weights(start)
-    a.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
-    a.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    path = tmp_path / "ckpt.weights.h5"
-    a.save_weights(path)
-    assert sorted(os.listdir(tmp_path)) == ["ckpt.weights.h5"]  # no temporary left behind
-
-    b = _model(compile=False)  # not compiled yet: optimizer state waits for compile()
-    b.load_weights(path)
-    b.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
-    assert b.optimizer is not None
-    assert b.optimizer.iterations == 4
-    b.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    for wr, wb in zip(ref.get_weights(), b.get_weights(), strict=True):
-        np.testing.assert_array_equal(wr, wb)
-
-    with pytest.raises(FileExistsError):
-        b.save_weights(path, overwrite=False)
-    other = Sequential([layers.Dense(2, input_shape=(3,))])
-    with pytest.raises(ValueError, match="not a Keras weights file for this model"):
-        other.load_weights(path)
 
 
 @pytest.mark.parametrize(
@@ -333,7 +298,7 @@ def test_predict_returns_probabilities_and_linear_output_uses_clipped_loss() -> 
         Sequential([layers.Dense(2, input_shape=(3,))]).fit(np.zeros((2, 3)), np.eye(2))
 
 
-# -- load_weights / set_weights: all or nothing, and files refimpl did not write ------------
+# -- set_weights: all or nothing ------------------------------------------------------------
 
 
 def _snapshot(model: Sequential) -> tuple[list[np.ndarray], dict]:
@@ -372,93 +337,6 @@ def _trained(units: int = 4, momentum: float = 0.9, lr: float = 0.01) -> Sequent
     return model
 
 
-def _rewrite(src: Path, dst: Path, **changes: object) -> Path:
-    """Copy a save_weights file, replacing entries (arrays, or `meta` as a dict)."""
-    with np.load(src, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
-    for key, value in changes.items():
-        key = key.replace("__", "/")
-        if key == "meta":
-            meta = value
-        elif value is None:
-            del arrays[key]
-        else:
-            arrays[key] = value  # type: ignore[assignment]
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    with open(dst, "wb") as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-    return dst
-
-
-def test_failed_load_leaves_model_and_optimizer_unchanged(tmp_path: Path) -> None:
-    """The file's first three arrays fit; the last layer's do not (4 vs 5 units)."""
-    source = _trained(units=4, lr=0.05)
-    path = tmp_path / "four.weights.npz"
-    source.save_weights(path)
-    target = _trained(units=5)
-    before = _snapshot(target)
-    # The file really differs where it fits: a half-done load would show.
-    assert not np.array_equal(source.get_weights()[0], before[0][0])
-    kernel = len(before[0]) - 2  # the last Dense layer's kernel: the first misfit
-    with pytest.raises(
-        ValueError, match=rf"'weights/{kernel:03d}'.*must have shape \(\d+, 5\)"
-    ) as info:
-        target.load_weights(path)
-    assert repr(str(path)) in str(info.value)
-    _assert_unchanged(target, before)
-
-
-def test_failed_load_of_optimizer_state_leaves_the_weights_unchanged(tmp_path: Path) -> None:
-    """Files whose weights fit but whose optimizer state does not: before, the weights
-    were written and then set_state raised (or took the bad value)."""
-    source = _trained(lr=0.05)
-    good = tmp_path / "good.npz"
-    source.save_weights(good)
-    target = _trained()
-    before = _snapshot(target)
-    with np.load(good, allow_pickle=False) as data:
-        file_meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-
-    def with_optimizer(**entries: object) -> dict:
-        return {**file_meta, "optimizer": {**file_meta["optimizer"], **entries}}
-
-    bad_files = [
-        _rewrite(good, tmp_path / "shape.npz", momentums__000=np.zeros(3)),
-        _rewrite(good, tmp_path / "dtype.npz", momentums__001=np.full(before[0][1].shape, "a")),
-        _rewrite(good, tmp_path / "neg.npz", meta=with_optimizer(iterations=-5)),
-        _rewrite(good, tmp_path / "str.npz", meta=with_optimizer(iterations="5")),
-        _rewrite(good, tmp_path / "nan.npz", meta=with_optimizer(learning_rate=float("nan"))),
-        _rewrite(good, tmp_path / "lr.npz", meta=with_optimizer(learning_rate=-0.1)),
-    ]
-    for path in bad_files:
-        with pytest.raises(ValueError, match="optimizer state") as info:
-            target.load_weights(path)
-        assert repr(str(path)) in str(info.value)
-        _assert_unchanged(target, before)
-    # The untouched file still loads, all of it.
-    target.load_weights(good)
-    for w0, w1 in zip(source.get_weights(), target.get_weights(), strict=True):
-        np.testing.assert_array_equal(w0, w1)
-    assert target.optimizer is not None
-    assert source.optimizer is not None
-    assert target.optimizer.iterations == source.optimizer.iterations
-
-
-def test_failed_load_leaves_a_pending_optimizer_state_alone(tmp_path: Path) -> None:
-    source = _trained(lr=0.05)
-    path = tmp_path / "w.npz"
-    source.save_weights(path)
-    bad = _rewrite(path, tmp_path / "bad.npz", momentums__000=np.zeros(2))
-    target = _model(compile=False)
-    before = target.get_weights()
-    with pytest.raises(ValueError, match="optimizer state"):
-        target.load_weights(bad)
-    for w0, w1 in zip(before, target.get_weights(), strict=True):
-        np.testing.assert_array_equal(w0, w1)
-    assert target._pending_optimizer_state is None
-
-
 @pytest.mark.parametrize(
     ("position", "replacement", "exc"),
     [
@@ -478,57 +356,6 @@ def test_set_weights_checks_every_array_before_writing(
     with pytest.raises(exc, match=r"Argument `weights`.*weights\[\d\]"):
         model.set_weights(weights)
     _assert_unchanged(model, before)
-
-
-_UNPICKLED: list[int] = []
-
-
-class _Trap:
-    """Unpickling this object records it: a loader that unpickles would be caught."""
-
-    def __reduce__(self) -> tuple:
-        return (_UNPICKLED.append, (1,))
-
-
-def _foreign_files(tmp_path: Path, good: Path) -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    files["text"] = tmp_path / "notes.txt"
-    files["text"].write_text("not weights\n")
-    files["empty"] = tmp_path / "empty.npz"
-    files["empty"].write_bytes(b"")
-    files["other npz"] = tmp_path / "other.npz"
-    np.savez(files["other npz"], a=np.arange(3))
-    files["npy"] = tmp_path / "array.npy"
-    np.save(files["npy"], np.arange(3))
-    raw = good.read_bytes()
-    files["truncated"] = tmp_path / "truncated.npz"
-    files["truncated"].write_bytes(raw[: len(raw) // 2])
-    files["pickle npz"] = tmp_path / "trap.npz"
-    np.savez(files["pickle npz"], meta=np.array([_Trap()], dtype=object))
-    files["pickle file"] = tmp_path / "trap.pkl"
-    files["pickle file"].write_bytes(pickle.dumps(_Trap()))
-    files["bad meta"] = _rewrite(good, tmp_path / "badmeta.npz", meta={"format": "other"})
-    files["missing entry"] = _rewrite(good, tmp_path / "missing.npz", weights__001=None)
-    return files
-
-
-def test_load_weights_rejects_files_refimpl_did_not_write(tmp_path: Path) -> None:
-    good = tmp_path / "good.npz"
-    _trained().save_weights(good)
-    target = _trained()
-    before = _snapshot(target)
-    for what, path in _foreign_files(tmp_path, good).items():
-        with pytest.raises(ValueError, match="not a refimpl weights file") as info:
-            target.load_weights(path)
-        assert repr(str(path)) in str(info.value), what
-        # our message, not NumPy's ("This file contains pickled (object) data...")
-        assert str(info.value).startswith("Argument `filepath` is not a refimpl"), what
-        _assert_unchanged(target, before)
-    assert _UNPICKLED == []
-    with pytest.raises(FileNotFoundError):
-        target.load_weights(tmp_path / "nonexistent.npz")
-    with pytest.raises(TypeError, match="filepath=3"):
-        target.load_weights(3)  # type: ignore[arg-type]
 
 
 def test_set_weights_accepts_numbers_as_python_objects_as_keras_does() -> None:

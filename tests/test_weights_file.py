@@ -3,6 +3,9 @@ without h5py or for foreign files; refimpl's ``.npz`` round trip."""
 
 from __future__ import annotations
 
+import json
+import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -231,3 +234,234 @@ def test_our_file_has_keras_layout(tmp_path: Path) -> None:
         return items
 
     assert layout(tmp_path / "ours.weights.h5") == layout(tmp_path / "theirs.weights.h5")
+
+
+# -- refimpl's .npz format through Sequential: resuming, all or nothing, foreign files --------
+
+
+def _model(
+    lr=0.01, momentum=0.0, loss="categorical_crossentropy", activation="softmax", compile=True
+):  # type: ignore[no-untyped-def]
+    """The small model of tests/test_models.py."""
+    model = Sequential(
+        [
+            layers.Conv2D(3, 3, padding="same", activation="relu", input_shape=(6, 6, 1)),
+            layers.Conv2D(2, 3, padding="valid", activation="relu"),
+            layers.Flatten(),
+            layers.Dense(4, activation=activation),
+        ]
+    )
+    if compile:
+        model.compile(SGD(lr, momentum=momentum), loss, ["accuracy"])
+    return model
+
+
+def _small_data(n: int = 23, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 256, (n, 6, 6, 1)).astype(np.uint8)
+    return x, np.eye(4, dtype=np.float32)[rng.integers(0, 4, n)]
+
+
+def test_save_and_load_weights_resume_exactly(tmp_path: Path) -> None:
+    x, y = _small_data(n=30)
+    ref = _model(momentum=0.9)
+    ref.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
+    start = ref.get_weights()
+    ref.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+
+    a = _model(momentum=0.9)
+    a.set_weights(start)
+    a.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
+    a.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    path = tmp_path / "ckpt.weights.h5"
+    a.save_weights(path)
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.weights.h5"]  # no temporary left behind
+
+    b = _model(compile=False)  # not compiled yet: optimizer state waits for compile()
+    b.load_weights(path)
+    b.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
+    assert b.optimizer is not None
+    assert b.optimizer.iterations == 4
+    b.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    for wr, wb in zip(ref.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wr, wb)
+
+    with pytest.raises(FileExistsError):
+        b.save_weights(path, overwrite=False)
+    other = Sequential([layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(ValueError, match="not a Keras weights file for this model"):
+        other.load_weights(path)
+
+
+def _snapshot(model: Sequential) -> tuple[list[np.ndarray], dict]:
+    assert model.optimizer is not None
+    return model.get_weights(), model.optimizer.get_state()
+
+
+def _assert_unchanged(model: Sequential, snapshot: tuple[list[np.ndarray], dict]) -> None:
+    weights, state = snapshot
+    for w0, w1 in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+    assert model.optimizer is not None
+    after = model.optimizer.get_state()
+    assert after["iterations"] == state["iterations"]
+    assert after["learning_rate"] == state["learning_rate"]
+    assert len(after["momentums"]) == len(state["momentums"])
+    for m0, m1 in zip(state["momentums"], after["momentums"], strict=True):
+        np.testing.assert_array_equal(m0, m1)
+
+
+def _small_trained(units: int = 4, momentum: float = 0.9, lr: float = 0.01) -> Sequential:
+    """The _model layout with `units` outputs, compiled with momentum and trained a step,
+    so that its weights, iterations and momentum buffers all differ from a fresh one's."""
+    model = Sequential(
+        [
+            layers.Conv2D(3, 3, padding="same", activation="relu", input_shape=(6, 6, 1)),
+            layers.Conv2D(2, 3, padding="valid", activation="relu"),
+            layers.Flatten(),
+            layers.Dense(units, activation="softmax"),
+        ]
+    )
+    model.compile(SGD(lr, momentum=momentum), "categorical_crossentropy")
+    x, _ = _small_data(n=8)
+    y = np.eye(units, dtype=np.float32)[np.arange(8) % units]
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    return model
+
+
+def _rewrite(src: Path, dst: Path, **changes: object) -> Path:
+    """Copy a save_weights file, replacing entries (arrays, or `meta` as a dict)."""
+    with np.load(src, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
+    for key, value in changes.items():
+        key = key.replace("__", "/")
+        if key == "meta":
+            meta = value
+        elif value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value  # type: ignore[assignment]
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    with open(dst, "wb") as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
+    return dst
+
+
+def test_failed_load_leaves_model_and_optimizer_unchanged(tmp_path: Path) -> None:
+    """The file's first three arrays fit; the last layer's do not (4 vs 5 units)."""
+    source = _small_trained(units=4, lr=0.05)
+    path = tmp_path / "four.weights.npz"
+    source.save_weights(path)
+    target = _small_trained(units=5)
+    before = _snapshot(target)
+    # The file really differs where it fits: a half-done load would show.
+    assert not np.array_equal(source.get_weights()[0], before[0][0])
+    kernel = len(before[0]) - 2  # the last Dense layer's kernel: the first misfit
+    with pytest.raises(
+        ValueError, match=rf"'weights/{kernel:03d}'.*must have shape \(\d+, 5\)"
+    ) as info:
+        target.load_weights(path)
+    assert repr(str(path)) in str(info.value)
+    _assert_unchanged(target, before)
+
+
+def test_failed_load_of_optimizer_state_leaves_the_weights_unchanged(tmp_path: Path) -> None:
+    """Files whose weights fit but whose optimizer state does not: before, the weights
+    were written and then set_state raised (or took the bad value)."""
+    source = _small_trained(lr=0.05)
+    good = tmp_path / "good.npz"
+    source.save_weights(good)
+    target = _small_trained()
+    before = _snapshot(target)
+    with np.load(good, allow_pickle=False) as data:
+        file_meta = json.loads(bytes(data["meta"]).decode("utf-8"))
+
+    def with_optimizer(**entries: object) -> dict:
+        return {**file_meta, "optimizer": {**file_meta["optimizer"], **entries}}
+
+    bad_files = [
+        _rewrite(good, tmp_path / "shape.npz", momentums__000=np.zeros(3)),
+        _rewrite(good, tmp_path / "dtype.npz", momentums__001=np.full(before[0][1].shape, "a")),
+        _rewrite(good, tmp_path / "neg.npz", meta=with_optimizer(iterations=-5)),
+        _rewrite(good, tmp_path / "str.npz", meta=with_optimizer(iterations="5")),
+        _rewrite(good, tmp_path / "nan.npz", meta=with_optimizer(learning_rate=float("nan"))),
+        _rewrite(good, tmp_path / "lr.npz", meta=with_optimizer(learning_rate=-0.1)),
+    ]
+    for path in bad_files:
+        with pytest.raises(ValueError, match="optimizer state") as info:
+            target.load_weights(path)
+        assert repr(str(path)) in str(info.value)
+        _assert_unchanged(target, before)
+    # The untouched file still loads, all of it.
+    target.load_weights(good)
+    for w0, w1 in zip(source.get_weights(), target.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+    assert target.optimizer is not None
+    assert source.optimizer is not None
+    assert target.optimizer.iterations == source.optimizer.iterations
+
+
+def test_failed_load_leaves_a_pending_optimizer_state_alone(tmp_path: Path) -> None:
+    source = _small_trained(lr=0.05)
+    path = tmp_path / "w.npz"
+    source.save_weights(path)
+    bad = _rewrite(path, tmp_path / "bad.npz", momentums__000=np.zeros(2))
+    target = _model(compile=False)
+    before = target.get_weights()
+    with pytest.raises(ValueError, match="optimizer state"):
+        target.load_weights(bad)
+    for w0, w1 in zip(before, target.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)
+    assert target._pending_optimizer_state is None
+
+
+_UNPICKLED: list[int] = []
+
+
+class _Trap:
+    """Unpickling this object records it: a loader that unpickles would be caught."""
+
+    def __reduce__(self) -> tuple:
+        return (_UNPICKLED.append, (1,))
+
+
+def _foreign_files(tmp_path: Path, good: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    files["text"] = tmp_path / "notes.txt"
+    files["text"].write_text("not weights\n")
+    files["empty"] = tmp_path / "empty.npz"
+    files["empty"].write_bytes(b"")
+    files["other npz"] = tmp_path / "other.npz"
+    np.savez(files["other npz"], a=np.arange(3))
+    files["npy"] = tmp_path / "array.npy"
+    np.save(files["npy"], np.arange(3))
+    raw = good.read_bytes()
+    files["truncated"] = tmp_path / "truncated.npz"
+    files["truncated"].write_bytes(raw[: len(raw) // 2])
+    files["pickle npz"] = tmp_path / "trap.npz"
+    np.savez(files["pickle npz"], meta=np.array([_Trap()], dtype=object))
+    files["pickle file"] = tmp_path / "trap.pkl"
+    files["pickle file"].write_bytes(pickle.dumps(_Trap()))
+    files["bad meta"] = _rewrite(good, tmp_path / "badmeta.npz", meta={"format": "other"})
+    files["missing entry"] = _rewrite(good, tmp_path / "missing.npz", weights__001=None)
+    return files
+
+
+def test_load_weights_rejects_files_refimpl_did_not_write(tmp_path: Path) -> None:
+    good = tmp_path / "good.npz"
+    _small_trained().save_weights(good)
+    target = _small_trained()
+    before = _snapshot(target)
+    for what, path in _foreign_files(tmp_path, good).items():
+        with pytest.raises(ValueError, match="not a refimpl weights file") as info:
+            target.load_weights(path)
+        assert repr(str(path)) in str(info.value), what
+        # our message, not NumPy's ("This file contains pickled (object) data...")
+        assert str(info.value).startswith("Argument `filepath` is not a refimpl"), what
+        _assert_unchanged(target, before)
+    assert _UNPICKLED == []
+    with pytest.raises(FileNotFoundError):
+        target.load_weights(tmp_path / "nonexistent.npz")
+    with pytest.raises(TypeError, match="filepath=3"):
+        target.load_weights(3)  # type: ignore[arg-type]

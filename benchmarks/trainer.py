@@ -428,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", choices=["refimpl", "keras"], help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=64, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if REPO not in sys.path:  # this checkout's refimpl, not another installed one
+        sys.path.insert(0, REPO)
     if args.child:
         print(json.dumps(_child(args.child, args.batch, args.samples)))
         return 0

@@ -45,6 +45,12 @@ from collections.abc import Callable
 __all__ = ["ForkedWorkers", "WorkerError", "fork_available"]
 
 
+#: The parent's pipe ends of every open :class:`ForkedWorkers` in this process: a child
+#: forked later (a nested engine) closes them, so that it cannot keep another pool's
+#: children from seeing end-of-file.
+_PARENT_FDS: set[int] = set()
+
+
 class WorkerError(RuntimeError):
     """A worker process ended without reporting (killed, crashed) or failed to start."""
 
@@ -128,13 +134,14 @@ class ForkedWorkers:
                     pid = os.fork()
                 if pid == 0:  # the child: never returns
                     keep = {cmd_read, reply_write}
-                    for fd in every_fd:
-                        if fd not in keep:
+                    for fd in {*every_fd, *_PARENT_FDS} - keep:
+                        with contextlib.suppress(OSError):
                             os.close(fd)
                     _child(i, work, init, cmd_read, reply_write)
                 self.pids.append(pid)
                 self._commands.append(cmd_write)
                 self._replies.append(reply_read)
+                _PARENT_FDS.update((cmd_write, reply_read))
         finally:  # the parent keeps only its own ends
             for (cmd_read, _), (_, reply_write) in pipes:
                 os.close(cmd_read)
@@ -142,6 +149,8 @@ class ForkedWorkers:
             for (_, unused_write), (unused_read, _) in pipes[len(self.pids) :]:
                 os.close(unused_write)
                 os.close(unused_read)
+            if len(self.pids) < count:  # fork() failed part-way: stop those started
+                self.close()
 
     def __enter__(self) -> ForkedWorkers:
         return self
@@ -207,12 +216,14 @@ class ForkedWorkers:
             with contextlib.suppress(OSError):
                 os.write(fd, b"Q")
             os.close(fd)
+            _PARENT_FDS.discard(fd)
         deadline = time.monotonic() + self.timeout
         for pid in self.pids:
             if pid > 0:
                 _reap(pid, deadline)
         for fd in self._replies:
             os.close(fd)
+            _PARENT_FDS.discard(fd)
 
 
 def _reap(pid: int, deadline: float) -> None:

@@ -96,6 +96,7 @@ class Im2colPlan:
                 self.cols[..., self.k] = 1
         self.out = aligned_zeros((*rows, f), self.dtype)
         self.dk = aligned_zeros((self.width, f), self.dtype)
+        self._views: tuple[np.ndarray, np.ndarray] | None = None
         self._dk_rows: np.ndarray | None = None
         self._dx_plan: Im2colPlan | None = None
         self._dcols: np.ndarray | None = None
@@ -111,11 +112,18 @@ class Im2colPlan:
         if self.padded is None:
             if x is None:
                 raise ValueError("an unpadded im2col convolution needs its input x")
-            src = x
+            view, target = self._patch_views(x)
         else:
             if x is not None and x is not self.input:
                 np.copyto(self.input, x)  # type: ignore[arg-type]
-            src = self.padded
+            if self._views is None:  # the padded buffer is the plan's: made once
+                self._views = self._patch_views(self.padded)
+            view, target = self._views
+        np.copyto(target, view)
+
+    def _patch_views(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The strided view of ``src`` holding every patch, and where it goes in
+        :attr:`cols` (the K-major or row-major order, see the module docstring)."""
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         s0, s1, s2, s3 = src.strides
         ho, wo, n, c = self.ho, self.wo, self.n, self.c
@@ -123,12 +131,11 @@ class Im2colPlan:
             view = np.lib.stride_tricks.as_strided(
                 src, (kh, kw, c, ho, wo, n), (s0, s1, s3, s0 * sh, s1 * sw, s2), writeable=False
             )
-            np.copyto(self.cols[: self.k].reshape(kh, kw, c, ho, wo, n), view)
-        else:
-            view = np.lib.stride_tricks.as_strided(
-                src, (ho, wo, n, kh, kw, c), (s0 * sh, s1 * sw, s2, s0, s1, s3), writeable=False
-            )
-            np.copyto(_reshaped(self.cols[..., : self.k], (ho, wo, n, kh, kw, c)), view)
+            return view, self.cols[: self.k].reshape(kh, kw, c, ho, wo, n)
+        view = np.lib.stride_tricks.as_strided(
+            src, (ho, wo, n, kh, kw, c), (s0 * sh, s1 * sw, s2, s0, s1, s3), writeable=False
+        )
+        return view, _reshaped(self.cols[..., : self.k], (ho, wo, n, kh, kw, c))
 
     def correlate(
         self, x: np.ndarray | None, kernel: np.ndarray, out: np.ndarray | None = None

@@ -121,6 +121,15 @@ def _reset_names() -> None:
     _NAME_COUNTS.clear()
 
 
+def _batch_inner(ndim: int) -> tuple[int, ...]:
+    """Axes that move the first axis to just before the last (for ``ndim >= 3``)."""
+    return (*range(1, ndim - 1), 0, ndim - 1)
+
+
+def _batch_first(ndim: int) -> tuple[int, ...]:
+    return (ndim - 2, *range(ndim - 2), ndim - 1)
+
+
 def to_trainer_layout(x: np.ndarray) -> np.ndarray:
     """Keras's batch-first array as the trainer's layout (a view): the batch axis moved
     to just before the last axis when a sample has 2 or more axes.
@@ -130,7 +139,7 @@ def to_trainer_layout(x: np.ndarray) -> np.ndarray:
     >>> to_trainer_layout(np.zeros((5, 10))).shape          # flat data stay as they are
     (5, 10)
     """
-    return np.moveaxis(x, 0, -2) if x.ndim >= 3 else x
+    return x.transpose(_batch_inner(x.ndim)) if x.ndim >= 3 else x
 
 
 def to_keras_layout(x: np.ndarray) -> np.ndarray:
@@ -139,7 +148,7 @@ def to_keras_layout(x: np.ndarray) -> np.ndarray:
     >>> to_keras_layout(np.zeros((28, 28, 5, 1))).shape
     (5, 28, 28, 1)
     """
-    return np.moveaxis(x, -2, 0) if x.ndim >= 3 else x
+    return x.transpose(_batch_first(x.ndim)) if x.ndim >= 3 else x
 
 
 def glorot_uniform(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

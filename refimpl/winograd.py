@@ -356,6 +356,9 @@ class WinogradPlan:
         self._dz_rows: np.ndarray | None = None
         self._dz_v: np.ndarray | None = None
         self._s_part: np.ndarray | None = None
+        # strided views per (source, buffers, offsets); the sources are kept alive by
+        # the views themselves, so their ids stay valid
+        self._views: dict[tuple[int, ...], tuple[np.ndarray, ...]] = {}
 
     # -- forward ------------------------------------------------------------------------
     def _tile_pass(
@@ -373,26 +376,45 @@ class WinogradPlan:
         ``src`` is ``(rows, cols, N, C)`` with contiguous rows, ``out6`` is
         ``(alpha, alpha, th, tw, N, C)``.  Two batched matmuls: over tile rows, then over
         tile columns."""
+        key = (id(src), id(rows_tmp), id(out6), row0, col0, size)
+        views = self._views.get(key)
+        if views is None:  # the buffers are the plan's: their views are made once
+            views = self._tile_views(src, row0, col0, size, matrix.shape[0], rows_tmp, out6)
+            self._views[key] = views
+        tiles_rows, rows_out, tiles, out = views
+        np.matmul(matrix, tiles_rows, out=rows_out)
+        np.matmul(matrix, tiles, out=out)
+
+    def _tile_views(
+        self,
+        src: np.ndarray,
+        row0: int,
+        col0: int,
+        size: int,
+        alpha: int,
+        rows_tmp: np.ndarray,
+        out6: np.ndarray,
+    ) -> tuple[np.ndarray, ...]:
+        """The strided views :meth:`_tile_pass` multiplies and writes (checked: a view
+        beyond the buffer would read memory that is not its own)."""
         m, th, tw = self.m, self.th, self.tw
-        alpha = matrix.shape[0]
         if (
             row0 + (th - 1) * m + size > src.shape[0]
             or col0 + (tw - 1) * m + size > src.shape[1]
-            or src.strides[3] != src.itemsize
-            or src.strides[1] != src.shape[2] * src.shape[3] * src.itemsize
-            or src.strides[2] != src.shape[3] * src.itemsize
+            or not src.flags.c_contiguous
+            or rows_tmp.shape[2] != src[0].size
         ):
             raise ValueError(
                 f"tiles of {size} at stride {m} from ({row0}, {col0}) do not fit a contiguous "
                 f"buffer of shape {src.shape}"
             )
         s_row = src.strides[0]
-        row_len = src.shape[1] * src.shape[2] * src.shape[3]
+        row_len = src[0].size
         item = src.itemsize
         tiles_rows = np.lib.stride_tricks.as_strided(
             src[row0:], (th, size, row_len), (m * s_row, s_row, item), writeable=False
         )
-        np.matmul(matrix, tiles_rows, out=rows_tmp[:, :alpha, :row_len])
+        rows_out = rows_tmp[:, :alpha, :row_len]
         nc = src.shape[2] * src.shape[3]
         base = rows_tmp[:, :alpha, col0 * nc :]
         tiles = np.lib.stride_tricks.as_strided(
@@ -401,9 +423,8 @@ class WinogradPlan:
             (rows_tmp.strides[0], rows_tmp.strides[1], m * nc * item, nc * item, item),
             writeable=False,
         )
-        np.matmul(
-            matrix, tiles, out=out6.reshape(alpha, alpha, th, tw, nc).transpose(2, 0, 3, 1, 4)
-        )
+        out = out6.reshape(alpha, alpha, th, tw, nc).transpose(2, 0, 3, 1, 4)
+        return tiles_rows, rows_out, tiles, out
 
     def correlate(
         self,

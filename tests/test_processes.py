@@ -233,3 +233,37 @@ def test_the_parent_killed_leaves_no_orphan_and_no_shared_memory(tmp_path: Path)
     assert proc.returncode == -signal.SIGKILL
     assert _wait_gone(pids) == []  # each child sees end-of-file and leaves
     assert _shm() == before
+
+
+def test_a_failed_fork_stops_the_children_already_started(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_fork = os.fork
+    calls = []
+
+    def fork_once() -> int:
+        if calls:
+            raise BlockingIOError("Resource temporarily unavailable")
+        calls.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork_once)
+    with pytest.raises(BlockingIOError):
+        ForkedWorkers(3, _nothing)
+    monkeypatch.undo()
+    assert _wait_gone(_children(), 10) == []
+
+
+def test_a_nested_pool_does_not_keep_the_outer_children_alive() -> None:
+    """A pool forked while another is open (an evaluate() inside a fit's callback): its
+    children hold none of the outer pool's pipe ends."""
+    outer = ForkedWorkers(1, _nothing)
+    inner = ForkedWorkers(1, _nothing)
+    inner.run_step(lambda: None)  # the child is past its start-up (where it closes fds)
+    outer_fds = set(outer._commands) | set(outer._replies)
+    for pid in inner.pids:
+        held = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+        assert not outer_fds & held, outer_fds & held
+    inner.close()
+    outer.close()
+    assert _children() == []

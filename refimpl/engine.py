@@ -39,13 +39,12 @@ and defer weight-gradient products to one per part.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import mmap
 import os
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -406,7 +405,6 @@ class Engine:
         self._processes: ForkedWorkers | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._lock: Any = threading.Lock()
-        self._counter: Iterator[int] = itertools.count()
 
     # -- lifetime ---------------------------------------------------------------------
     def __enter__(self) -> Engine:

@@ -106,6 +106,23 @@ def test_an_error_in_a_worker_is_raised_by_fit(kind: str) -> None:
         np.testing.assert_array_equal(a, b)  # no update from a failed step
 
 
+@pytest.mark.parametrize(("kind", "children"), [("process", 2), ("thread", 0)])
+def test_workers_live_only_inside_the_engine(kind: str, children: int) -> None:
+    model = _model("im2col")
+    model.execution = Execution(3, kind)
+    x, y = _data(8)
+    engine = model._engine(8, y)
+    assert engine.worker_pids == []
+    with engine:
+        assert engine.execution == Execution(3, kind)
+        pids = engine.worker_pids
+        assert len(pids) == children
+        assert all(os.path.exists(f"/proc/{p}") for p in pids)
+        engine.train_step(x.astype(np.float32), y)
+    for p in pids:  # reaped: no /proc entry, not even a zombie
+        assert not os.path.exists(f"/proc/{p}")
+
+
 def test_parts_are_a_fixed_partition() -> None:
     assert parts(64) == [(0, 16), (16, 32), (32, 48), (48, 64)]
     assert parts(1) == [(0, 1)]

@@ -370,6 +370,10 @@ class Engine:
         input_shape, output_shape: per sample.
         y_spec: ``(per-sample shape, dtype)`` of the targets, or None (predict).
         batch_size: the largest training batch (0: no training).
+        eval_rows: the most samples an evaluation or prediction chunk will have.
+
+    No more workers start than the largest step has parts: ``model(x)`` on a few
+    samples runs in the calling thread alone.
     """
 
     def __init__(
@@ -382,11 +386,13 @@ class Engine:
         output_shape: tuple[int, ...],
         y_spec: tuple[tuple[int, ...], Any] | None,
         batch_size: int = 0,
+        eval_rows: int = EVAL_BATCH,
     ) -> None:
         self.layers = list(layers)
         self.loss = loss
         self.metrics = list(metrics)
-        self.requested = execution
+        most_parts = max(len(parts(batch_size)), len(parts(min(eval_rows, EVAL_BATCH))), 1)
+        self.requested = Execution(min(execution.workers, most_parts), execution.kind)
         self.variables = [w for layer in self.layers for w in layer.weights]
         capacity = max(batch_size, EVAL_BATCH)
         grad_slots = len(parts(batch_size)) if batch_size else 0

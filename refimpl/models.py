@@ -35,7 +35,7 @@ from refimpl import callbacks as callbacks_module
 from refimpl import losses as losses_module
 from refimpl import metrics as metrics_module
 from refimpl import weights_file
-from refimpl.engine import Engine, Execution
+from refimpl.engine import EVAL_BATCH, Engine, Execution
 from refimpl.layers import Layer, _unique_name
 from refimpl.optimizers.sgd import SGD
 from refimpl.progbar import Progbar
@@ -349,8 +349,11 @@ class Sequential:
             raise ValueError("You must call `compile()` before using the model.")
 
     # -- the computation --------------------------------------------------------------
-    def _engine(self, batch_size: int = 0, targets: np.ndarray | None = None) -> Engine:
-        """The execution engine for a call (a context manager: workers live inside it)."""
+    def _engine(
+        self, batch_size: int = 0, targets: np.ndarray | None = None, eval_rows: int = EVAL_BATCH
+    ) -> Engine:
+        """The execution engine for a call (a context manager: workers live inside it);
+        ``eval_rows``: the most samples an evaluation chunk will have."""
         assert self.input_shape is not None
         y_spec = None
         if targets is not None:
@@ -365,6 +368,7 @@ class Sequential:
             self.output_shape,
             y_spec,
             batch_size,
+            eval_rows,
         )
 
     # -- fit / evaluate / predict -----------------------------------------------------
@@ -446,7 +450,8 @@ class Sequential:
         self.stop_reason = None
         rng = get_rng()
         cb_list.on_train_begin()
-        with self._engine(batch_size, y) as engine:
+        eval_rows = 0 if val is None else min(val[0].shape[0], EVAL_BATCH)
+        with self._engine(batch_size, y, eval_rows) as engine:
             for epoch in range(initial_epoch, epochs):
                 cb_list.on_epoch_begin(epoch)
                 if verbose and epochs > 1:
@@ -539,7 +544,7 @@ class Sequential:
             _check_int("batch_size", batch_size, 1)
         verbose = _check_verbose(verbose)
         start = time.perf_counter()
-        with self._engine(0, y) as engine:
+        with self._engine(0, y, min(x.shape[0], EVAL_BATCH)) as engine:
             logs = self._evaluate_arrays(engine, x, y)
         if verbose:
             steps = -(-x.shape[0] // (batch_size or 32))
@@ -558,7 +563,7 @@ class Sequential:
             _check_int("batch_size", batch_size, 1)
         _check_verbose(verbose)
         out = np.empty((x.shape[0], *self.output_shape), np.float32)
-        with self._engine() as engine:
+        with self._engine(0, None, min(x.shape[0], EVAL_BATCH)) as engine:
             engine.predict(x, out)
         return out
 

@@ -123,6 +123,17 @@ def test_workers_live_only_inside_the_engine(kind: str, children: int) -> None:
         assert not os.path.exists(f"/proc/{p}")
 
 
+def test_no_more_workers_than_parts() -> None:
+    """``model(x)`` on a few samples forks nothing: one part, one worker."""
+    model = _model("im2col")
+    model.execution = Execution(3, "process")
+    assert model._engine(0, None, 5).requested == Execution(1, "process")
+    assert model._engine(0, None, 40).requested == Execution(3, "process")  # 3 parts
+    assert model._engine(32, None, 0).requested == Execution(2, "process")
+    with model._engine(0, None, 5) as engine:
+        assert engine.worker_pids == []
+
+
 def test_parts_are_a_fixed_partition() -> None:
     assert parts(64) == [(0, 16), (16, 32), (32, 48), (48, 64)]
     assert parts(1) == [(0, 1)]

@@ -42,8 +42,9 @@ the largest value, against im2col's 4-6e-7, see tests/test_winograd.py), but the
 spread over a tile, so near-zero pre-activations beside large ones change sign more
 often than with im2col, and a ReLU that opens or closes changes the gradient by O(1).
 Trained step for step against Keras from the same weights (the lesson's model, 64
-steps, 5 data seeds), im2col stays within 1e-3 of Keras's weights in every run (worst
-3.6e-4); ``"winograd2"`` exceeds 1e-3 in 2 of 5, ``"winograd4"`` in all 5 (up to 0.5).
+steps, 5 data seeds: ``benchmarks/trainer.py --parity-seeds 5``), im2col stays within
+1e-3 of Keras's weights in every run (worst 3.6e-4); ``"winograd2"`` exceeds 1e-3 in 2
+of 5, ``"winograd4"`` in all 5 (up to 0.5).
 Accuracy on the data set is another matter (see the README).
 
 Buffers live in a per-worker :class:`~refimpl.workspace.Workspace` and are reused from

@@ -78,6 +78,10 @@ def _check_verbose(verbose: Any) -> int:
 class Sequential:
     """A linear stack of layers, as ``keras.Sequential``.
 
+    Beyond Keras: ``model.execution`` (a :class:`refimpl.engine.Execution`, default None:
+    ``REFIMPL_WORKERS``/``REFIMPL_WORKER_KIND``) sets the workers ``fit``, ``evaluate``
+    and ``predict`` use; the results do not depend on it.
+
     >>> from refimpl import layers
     >>> model = Sequential([layers.Dense(3, activation="softmax", input_shape=(4,))])
     >>> model.count_params()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,9 +34,12 @@ _OPENBLAS_SYMBOLS = (
 
 
 def _openblas_functions() -> tuple[Callable[[int], Any], Callable[[], int]] | None:
-    """Find set/get-num-threads in an OpenBLAS already loaded into this process."""
-    import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded)
+    """Find set/get-num-threads in the OpenBLAS NumPy loaded (its wheels bundle one in
+    ``numpy.libs``); other OpenBLAS copies in the process (SciPy's, a framework's) come
+    only after it, so the one the trainer's products use is the one limited."""
+    import numpy  # (make sure NumPy's BLAS is loaded)
 
+    numpy_dir = os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))
     paths: list[str] = []
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
@@ -45,6 +49,8 @@ def _openblas_functions() -> tuple[Callable[[int], Any], Callable[[], int]] | No
                     paths.append(parts[-1])
     except OSError:
         return None
+    ours = os.path.join(numpy_dir, "numpy")  # numpy/ and numpy.libs/
+    paths.sort(key=lambda path: not path.startswith(ours))
     for path in paths:
         try:
             lib = ctypes.CDLL(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import pytest
@@ -10,10 +11,16 @@ from refimpl import _threads
 
 
 def _blas_threads() -> int:
+    """Threads of NumPy's own BLAS (torch or TensorFlow, loaded by other tests, bring
+    theirs: the OpenBLAS fallback limits only NumPy's)."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    infos = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    infos = [
+        i
+        for i in threadpoolctl.threadpool_info()
+        if i["user_api"] == "blas" and "numpy" in i["filepath"]
+    ]
     if not infos:
-        pytest.skip("no BLAS library found by threadpoolctl")
+        pytest.skip("NumPy's BLAS is not found by threadpoolctl")
     return int(infos[0]["num_threads"])
 
 
@@ -26,7 +33,11 @@ def test_limits_to_one_thread_and_restores() -> None:
 
 
 def test_openblas_fallback_without_threadpoolctl(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without threadpoolctl, NumPy's OpenBLAS is limited through its own symbols."""
+    """Without threadpoolctl, NumPy's OpenBLAS is limited through its own symbols --
+    NumPy's, even when another OpenBLAS is loaded too (SciPy's, if installed: the
+    fallback used to limit whichever came first in the process's memory map)."""
+    with contextlib.suppress(ImportError):
+        import scipy.linalg  # noqa: F401  (loads SciPy's own OpenBLAS)
     before = _blas_threads()
     if _threads._openblas_functions() is None:
         pytest.skip("NumPy's BLAS here is not OpenBLAS")

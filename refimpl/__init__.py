@@ -3,12 +3,13 @@
 ``import refimpl`` imports NumPy only.  The schedules live in :mod:`refimpl.schedules`
 (also importable as :mod:`refimpl.optimizers.schedules`, as in Keras); every other
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
-``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``) and the
-tooling (``cli``, ``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``), and
-PyTorch's schedulers in NumPy (``torch``: :mod:`refimpl.torch.lr_scheduler`) -- is
-imported lazily on first attribute access, so ``import refimpl as keras`` runs the
-lesson's code unchanged and ``refimpl.metrics`` works without an explicit
-``import refimpl.metrics``.
+``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``; inside it
+``engine``, ``im2col``, ``winograd``, ``workspace``, ``weights_file``, ``progbar``), the
+schedules' machinery (``namespace``, ``modes``, ``kernels``), the tooling (``cli``,
+``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``), and PyTorch's
+schedulers in NumPy (``torch``: :mod:`refimpl.torch.lr_scheduler`) -- is imported lazily
+on first attribute access, so ``import refimpl as keras`` runs the lesson's code
+unchanged and ``refimpl.metrics`` works without an explicit ``import refimpl.metrics``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ __all__ = [
     "cli",
     "comparison",
     "datasets",
+    "engine",
     "exceptions",
+    "im2col",
     "kernels",
     "layers",
     "lesson",
@@ -40,9 +43,13 @@ __all__ = [
     "numpy_ops",
     "optimizers",
     "plotting",
+    "progbar",
     "report",
     "schedules",
     "utils",
+    "weights_file",
+    "winograd",
+    "workspace",
 ]  # not ``testing``: it needs Hypothesis (the test extra), and ``from refimpl import *``
 #    must work with NumPy alone; ``refimpl.testing`` is still imported on first use.
 #    Not ``torch`` either (NumPy only, but ``from refimpl import *`` would bind the name

@@ -1,11 +1,10 @@
-"""Private helpers: a worker pool for sub-batches and a BLAS thread limiter.
+"""Private helper: limit BLAS to one thread while the trainer's workers run.
 
-The trainer splits every batch into sub-batches of a few samples and runs them on a
-few Python threads; NumPy releases the GIL inside BLAS, so the threads run their matrix
-products in parallel.  That only pays when BLAS itself runs single-threaded during the
-training loop (two threads each asking OpenBLAS for two threads oversubscribe the
-cores), so :func:`blas_single_thread` limits BLAS to one thread for the duration of a
-``with`` block and restores the previous setting afterwards.
+The execution engine (:mod:`refimpl.engine`) runs several workers, each making its own
+BLAS calls on sub-batches of a few samples; two workers each asking OpenBLAS for two
+threads would oversubscribe the cores, so :func:`blas_single_thread` limits BLAS to one
+thread for the duration of a ``with`` block and restores the previous setting
+afterwards.  Forked workers inherit the limit.
 
 How the limit is set, in order of preference:
 
@@ -13,12 +12,8 @@ How the limit is set, in order of preference:
 2. otherwise ``ctypes`` calls into the OpenBLAS that NumPy loaded
    (``openblas_set_num_threads`` or the ``scipy_openblas`` 64-bit-integer symbols);
 3. otherwise nothing can be limited: :func:`blas_single_thread` yields ``False`` and the
-   trainer degrades to one worker thread, leaving BLAS free to use its own threads
-   (correct, only slower).
-
-The number of worker threads defaults to the number of CPUs this process may run on,
-capped at 8; the environment variable ``REFIMPL_NUM_THREADS`` overrides it (``1``
-disables the worker threads).
+   engine runs one worker, leaving BLAS its own threads (the same result: the batch's
+   partition does not depend on the workers).
 """
 
 from __future__ import annotations
@@ -29,7 +24,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["blas_single_thread", "default_num_threads"]
+__all__ = ["blas_single_thread"]
 
 _OPENBLAS_SYMBOLS = (
     ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
@@ -38,38 +33,13 @@ _OPENBLAS_SYMBOLS = (
 )
 
 
-def default_num_threads() -> int:
-    """Worker threads for sub-batches: ``REFIMPL_NUM_THREADS`` or the usable CPUs (<= 8).
-
-    >>> default_num_threads() >= 1
-    True
-    """
-    env = os.environ.get("REFIMPL_NUM_THREADS", "").strip()
-    if env:
-        try:
-            value = int(env)
-        except ValueError:
-            raise ValueError(
-                f"Environment variable REFIMPL_NUM_THREADS must be a positive integer. "
-                f"Received: REFIMPL_NUM_THREADS={env!r}"
-            ) from None
-        if value < 1:
-            raise ValueError(
-                f"Environment variable REFIMPL_NUM_THREADS must be >= 1. "
-                f"Received: REFIMPL_NUM_THREADS={env!r}"
-            )
-        return value
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
-
-
 def _openblas_functions() -> tuple[Callable[[int], Any], Callable[[], int]] | None:
-    """Find set/get-num-threads in an OpenBLAS already loaded into this process."""
-    import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded)
+    """Find set/get-num-threads in the OpenBLAS NumPy loaded (its wheels bundle one in
+    ``numpy.libs``); other OpenBLAS copies in the process (SciPy's, a framework's) come
+    only after it, so the one the trainer's products use is the one limited."""
+    import numpy  # (make sure NumPy's BLAS is loaded)
 
+    numpy_dir = os.path.dirname(os.path.dirname(os.path.abspath(numpy.__file__)))
     paths: list[str] = []
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
@@ -79,6 +49,8 @@ def _openblas_functions() -> tuple[Callable[[int], Any], Callable[[], int]] | No
                     paths.append(parts[-1])
     except OSError:
         return None
+    ours = os.path.join(numpy_dir, "numpy")  # numpy/ and numpy.libs/
+    paths.sort(key=lambda path: not path.startswith(ours))
     for path in paths:
         try:
             lib = ctypes.CDLL(path)

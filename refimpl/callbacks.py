@@ -405,7 +405,15 @@ class EarlyStopping(_MonitorCallback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training (or raise ``RuntimeError`` if ``raise_error``) on a NaN/inf loss."""
+    """Stop training (or raise ``RuntimeError`` if ``raise_error``) on a NaN/inf loss.
+
+    refimpl's ``fit`` already stops on a non-finite batch loss, before that batch's
+    update, and says so once (a ``RuntimeWarning`` naming the epoch and the batch,
+    ``batch 3/938``, and ``model.stop_reason``); this callback then adds nothing, so the
+    message is not repeated.  Otherwise it prints Keras's line (``Batch 2: Invalid loss,
+    terminating training``, batches counted from 0 as Keras's callbacks count them) and
+    stops.  With ``raise_error`` it raises ``RuntimeError`` (Keras's message) instead.
+    """
 
     def __init__(self, raise_error: bool = False) -> None:
         super().__init__()
@@ -419,5 +427,6 @@ class TerminateOnNaN(Callback):
                     f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
                     "Terminating training immediately."
                 )
-            print(f"Batch {batch}: Invalid loss, terminating training")
+            if getattr(self.model, "stop_reason", None) is None:
+                print(f"Batch {batch}: Invalid loss, terminating training")
             self.model.stop_training = True

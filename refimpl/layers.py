@@ -1,21 +1,24 @@
 """Layers of the lesson's CNN -- ``Conv2D``, ``Dense``, ``Flatten`` -- in NumPy, float32.
 
-Each layer keeps its forward and backward pass side by side.  Data is NHWC
-(``(batch, height, width, channels)``), convolution kernels are HWIO
-(``(kernel_h, kernel_w, in_channels, filters)``), dense kernels ``(in, out)``: Keras's
-layouts, so ``get_weights``/``set_weights`` copy weights both ways between a Keras model
-and ours.  Kernels start Glorot-uniform, biases zero, drawn from the generator that
-:func:`refimpl.utils.set_random_seed` seeds.
+Each layer keeps its forward and backward pass side by side.  Weights have Keras's
+layouts -- convolution kernels HWIO ``(kernel_h, kernel_w, in_channels, filters)``, dense
+kernels ``(in, out)`` -- so ``get_weights``/``set_weights`` copy weights both ways
+between a Keras model and ours.  Kernels start Glorot-uniform, biases zero, drawn from
+the generator that :func:`refimpl.utils.set_random_seed` seeds.
 
-Forward and backward are whole-(sub-)batch array operations: a convolution is one
-``im2col`` copy (a strided view of a zero-padded input buffer) and one BLAS matrix
-product; its input gradient (stride 1) is the "full" convolution of the output gradient
-with the flipped kernel, again one ``im2col`` and one product.  The only Python loops
-run over the ``kernel_h * kernel_w`` kernel offsets of strided convolutions' gradient.
-Buffers live in a per-thread :class:`Workspace` and are reused from batch to batch.
+**Two layouts.**  Users, ``Sequential`` and :meth:`Layer.__call__` speak Keras's NHWC,
+``(batch, height, width, channels)``.  Inside the trainer, :meth:`Layer.forward` and
+:meth:`Layer.backward` take images as ``(height, width, batch, channels)`` ("HWNC"; in
+general the batch axis sits just before the last axis, and flat data stay
+``(batch, features)``): every tile or patch of a sub-batch then keeps runs of
+``batch * channels`` contiguous floats, which makes the convolutions' data movement a
+few large copies and batched matrix products instead of many small ones.
+:func:`to_trainer_layout` and :func:`to_keras_layout` convert (as views); ``Flatten``
+emits Keras's NHWC flatten order, so a ``Dense`` kernel means the same in both.
 
-Notation for a convolution with input ``x`` of shape ``(n, H, W, C)``, kernel ``K`` of
-shape ``(kh, kw, C, F)``, strides ``(sh, sw)`` and top/left padding ``(pt, pl)``::
+Notation for a convolution with input ``x`` of per-sample shape ``(H, W, C)``, kernel
+``K`` of shape ``(kh, kw, C, F)``, strides ``(sh, sw)`` and top/left padding
+``(pt, pl)``::
 
     z[b, i, j, f] = bias[f] + sum_{u, v, c} xpad[b, i*sh + u, j*sw + v, c] * K[u, v, c, f]
     y = activation(z)
@@ -25,33 +28,85 @@ and the gradients, given ``dL/dz``::
     dL/dK[u, v, c, f] = sum_{b, i, j} xpad[b, i*sh + u, j*sw + v, c] * dL/dz[b, i, j, f]
     dL/dbias[f]       = sum_{b, i, j} dL/dz[b, i, j, f]
     dL/dxpad[b, p, q, c] = sum_{u, v, f} dL/dz[b, (p-u)/sh, (q-v)/sw, f] * K[u, v, c, f]
+
+``Conv2D(algorithm=...)`` chooses how: ``"im2col"`` (:mod:`refimpl.im2col`, any kernel
+and stride: one patch copy and one matrix product per pass) or Winograd's minimal
+filtering for 3x3 stride-1 kernels (:mod:`refimpl.winograd`; ``"winograd2"`` with 2x2
+output tiles, ``"winograd4"`` with 4x4: 4x fewer multiplications).  ``"auto"`` (the
+default) is :data:`AUTO_ALGORITHM` -- ``"im2col"`` unless the environment variable
+``REFIMPL_CONV_ALGORITHM`` names another -- where it applies (Winograd: 3x3, stride 1, at
+least :data:`WINOGRAD_MIN_CHANNELS` input channels), else ``"im2col"``.
+
+Why not Winograd by default: its float32 errors are small (``"winograd4"``: 1-4e-6 of
+the largest value, against im2col's 4-6e-7, see tests/test_winograd.py), but they are
+spread over a tile, so near-zero pre-activations beside large ones change sign more
+often than with im2col, and a ReLU that opens or closes changes the gradient by O(1).
+Trained step for step against Keras from the same weights (the lesson's model, 64
+steps, 5 data seeds: ``benchmarks/trainer.py --parity-seeds 5``), im2col stays within
+1e-3 of Keras's weights in every run (worst 3.6e-4); ``"winograd2"`` exceeds 1e-3 in 2
+of 5, ``"winograd4"`` in all 5 (up to 0.5).
+Accuracy on the data set is another matter (see the README).
+
+Buffers live in a per-worker :class:`~refimpl.workspace.Workspace` and are reused from
+batch to batch.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from refimpl.im2col import Im2colPlan
 from refimpl.utils import get_rng
+from refimpl.winograd import WinogradPlan, flipped_kernel, kernel_gradient, transform_kernel
+from refimpl.workspace import Workspace
 
 __all__ = [
+    "ALGORITHMS",
+    "AUTO_ALGORITHM",
+    "WINOGRAD_MIN_CHANNELS",
     "Conv2D",
     "Dense",
     "Flatten",
     "Layer",
-    "Workspace",
     "glorot_uniform",
     "relu_backward",
     "relu_forward",
     "softmax",
     "softmax_backward",
+    "to_keras_layout",
+    "to_trainer_layout",
 ]
 
 _ACTIVATIONS = ("linear", "relu", "softmax")
+#: ``Conv2D(algorithm=...)`` values.
+ALGORITHMS = ("auto", "im2col", "winograd2", "winograd4")
+#: What ``"auto"`` means where Winograd applies (see the module docstring).
+AUTO_ALGORITHM = "im2col"
+#: ``"auto"`` uses Winograd only from this many input channels: with fewer, the
+#: transforms cost more than the products they save (the lesson's first layer, 1 -> 32
+#: channels, runs 2.3x faster with im2col; its second, 32 -> 16, 3.5x faster with
+#: ``"winograd4"``; CPU time per sample, forward and backward).
+WINOGRAD_MIN_CHANNELS = 8
+
+
+def _auto_algorithm() -> str:
+    """``REFIMPL_CONV_ALGORITHM`` if set (checked), else :data:`AUTO_ALGORITHM`."""
+    env = os.environ.get("REFIMPL_CONV_ALGORITHM", "").strip()
+    if not env:
+        return AUTO_ALGORITHM
+    if env not in ALGORITHMS[1:]:
+        raise ValueError(
+            f"Environment variable REFIMPL_CONV_ALGORITHM must be one of {list(ALGORITHMS[1:])}. "
+            f"Received: REFIMPL_CONV_ALGORITHM={env!r}"
+        )
+    return env
+
+
 _NAME_COUNTS: dict[str, int] = {}
 
 
@@ -65,6 +120,36 @@ def _unique_name(base: str) -> str:
 def _reset_names() -> None:
     """Restart automatic layer names (what ``keras.backend.clear_session`` does)."""
     _NAME_COUNTS.clear()
+
+
+def _batch_inner(ndim: int) -> tuple[int, ...]:
+    """Axes that move the first axis to just before the last (for ``ndim >= 3``)."""
+    return (*range(1, ndim - 1), 0, ndim - 1)
+
+
+def _batch_first(ndim: int) -> tuple[int, ...]:
+    return (ndim - 2, *range(ndim - 2), ndim - 1)
+
+
+def to_trainer_layout(x: np.ndarray) -> np.ndarray:
+    """Keras's batch-first array as the trainer's layout (a view): the batch axis moved
+    to just before the last axis when a sample has 2 or more axes.
+
+    >>> to_trainer_layout(np.zeros((5, 28, 28, 1))).shape   # NHWC -> HWNC
+    (28, 28, 5, 1)
+    >>> to_trainer_layout(np.zeros((5, 10))).shape          # flat data stay as they are
+    (5, 10)
+    """
+    return x.transpose(_batch_inner(x.ndim)) if x.ndim >= 3 else x
+
+
+def to_keras_layout(x: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_trainer_layout` (a view).
+
+    >>> to_keras_layout(np.zeros((28, 28, 5, 1))).shape
+    (5, 28, 28, 1)
+    """
+    return x.transpose(_batch_first(x.ndim)) if x.ndim >= 3 else x
 
 
 def glorot_uniform(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
@@ -135,27 +220,52 @@ def _check_input_shape(input_shape: Any) -> tuple[int, ...] | None:
     return tuple(int(d) for d in input_shape)
 
 
-def relu_forward(z: np.ndarray) -> np.ndarray:
+def _contiguous_tail(a: np.ndarray) -> tuple[int, ...]:
+    """The longest trailing part of ``a.shape`` laid out contiguously (C order)."""
+    expected = a.itemsize
+    k = a.ndim
+    while k > 0 and (a.shape[k - 1] == 1 or a.strides[k - 1] == expected):
+        expected *= a.shape[k - 1]
+        k -= 1
+    return a.shape[k:]
+
+
+def relu_forward(z: np.ndarray, zeros: np.ndarray | None = None) -> np.ndarray:
     """``y = max(z, 0)`` elementwise, in place: returns ``z`` itself (any shape).
+
+    ``zeros`` is an optional zero array that broadcasts to ``z`` (e.g. of
+    ``z.shape[1:]``): ``np.maximum(z, zeros)`` takes NumPy's SIMD path, 3-4x faster here
+    than ``np.maximum(z, 0)`` with a scalar.
 
     >>> relu_forward(np.array([-1.0, 0.0, 2.0], np.float32))
     array([0., 0., 2.], dtype=float32)
     """
-    return np.maximum(z, 0, out=z)
+    if zeros is None:
+        zeros = np.zeros(_contiguous_tail(z) or (1,), z.dtype)
+    return np.maximum(z, zeros, out=z)
 
 
-def relu_backward(dy: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """``dL/dz = dL/dy * [y > 0]`` (ReLU's derivative at 0 is 0, as in TensorFlow), in place.
+def relu_backward(
+    dy: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+    zeros: np.ndarray | None = None,
+) -> np.ndarray:
+    """``dL/dz = dL/dy * [y > 0]`` (ReLU's derivative at 0 is 0, as in TensorFlow).
 
-    ``dy`` and ``y = relu_forward(z)`` have the same (any) shape; ``dy`` is overwritten
-    and returned.  ``mask`` is an optional reusable bool buffer of that shape (a multiply
-    by a bool mask is ~10x faster than ``np.copyto(..., where=...)``).
+    ``dy`` and ``y = relu_forward(z)`` have the same (any) shape; the result goes into
+    ``out`` (default: ``dy`` itself, overwritten) and is returned.  ``mask`` is an
+    optional reusable bool buffer of that shape (a multiply by a bool mask is ~10x faster
+    than ``np.copyto(..., where=...)``), ``zeros`` as in :func:`relu_forward`.
 
     >>> relu_backward(np.array([5.0, 5.0], np.float32), np.array([0.0, 2.0], np.float32))
     array([0., 5.], dtype=float32)
     """
-    mask = np.greater(y, 0, out=mask)
-    return np.multiply(dy, mask, out=dy)
+    if zeros is None:
+        zeros = np.zeros(_contiguous_tail(y) or (1,), y.dtype)
+    mask = np.greater(y, zeros, out=mask)
+    return np.multiply(dy, mask, out=dy if out is None else out)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -186,49 +296,18 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _sum_rows(a: np.ndarray, ws: Workspace) -> np.ndarray:
     """``a.sum(axis=0)`` for a 2-D ``a`` as a BLAS product ``ones @ a`` (~15x faster for
     tall, thin ``a`` than NumPy's reduction)."""
-    ones = ws.cache.get("ones")
-    if ones is None or ones.shape[1] != a.shape[0]:
-        ones = np.ones((1, a.shape[0]), np.float32)
-        ws.cache["ones"] = ones
+    ones = ws.buffer("ones", (1, a.shape[0]))
+    if ones.size and ones[0, 0] != 1:
+        ones.fill(1)
     return (ones @ a)[0]
-
-
-class Workspace:
-    """Per-thread, per-layer scratch space: cached activations and reusable buffers.
-
-    ``buffer(key, shape)`` returns the same float32 array on every call with the same
-    shape, so the training loop allocates nothing after its first batch.
-    """
-
-    __slots__ = ("_buffers", "cache")
-
-    def __init__(self) -> None:
-        self._buffers: dict[str, np.ndarray] = {}
-        self.cache: dict[str, Any] = {}
-
-    def buffer(
-        self, key: str, shape: tuple[int, ...], zero: bool = False, dtype: Any = np.float32
-    ) -> np.ndarray:
-        """A buffer of ``shape`` (float32 by default); zero-filled at creation (and on
-        each call if ``zero``)."""
-        buf = self._buffers.get(key)
-        if buf is None or buf.shape != shape:
-            buf = np.zeros(shape, dtype)
-            self._buffers[key] = buf
-        elif zero:
-            buf.fill(0)
-        return buf
-
-    def nbytes(self) -> int:
-        """Bytes held in buffers (for the benchmark's memory report)."""
-        return sum(b.nbytes for b in self._buffers.values())
 
 
 class Layer:
     """Base class: a name, weights in Keras's order, forward and backward passes.
 
     Subclasses implement :meth:`build` (create the weights for a per-sample
-    ``input_shape``), :meth:`compute_output_shape`, :meth:`forward` and :meth:`backward`.
+    ``input_shape``), :meth:`compute_output_shape`, :meth:`forward` and :meth:`backward`,
+    all in the trainer's layout (see the module docstring).
     """
 
     _default_name = "layer"
@@ -287,12 +366,34 @@ class Layer:
                 )
             current[...] = arr.astype(np.float32, copy=False)
 
+    def bind_weights(self, arrays: Sequence[np.ndarray]) -> None:
+        """Make ``arrays`` (float32, of the weights' shapes, e.g. views of shared
+        memory) the layer's variables, without copying: what a worker process does."""
+        self._weights = list(arrays)
+        for name, arr in zip(self._weight_names, self._weights, strict=True):
+            setattr(self, name, arr)
+
     # -- computation ----------------------------------------------------------------
-    def forward(self, x: np.ndarray, ws: Workspace, logits: bool = False) -> np.ndarray:
-        """Output for input ``x`` (batch first); cache what backward needs in ``ws``.
+    @property
+    def sub_batch(self) -> int | None:
+        """Samples per sub-batch this layer runs best with in the trainer (None: any);
+        the engine takes the smallest over the model's layers."""
+        return None
+
+    def input_view(self, ws: Workspace, n: int) -> np.ndarray | None:
+        """Where the previous layer may write this layer's input for a sub-batch of
+        ``n`` samples (e.g. the inside of a zero-padded buffer), or None.  A forward pass
+        given that very view as ``x`` does not copy it."""
+        return None
+
+    def forward(
+        self, x: np.ndarray, ws: Workspace, logits: bool = False, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Output for input ``x`` (trainer's layout); cache what backward needs in ``ws``.
 
         With ``logits=True`` the activation is skipped and the pre-activation returned.
-        The returned array may be a buffer of ``ws``: it is valid until the next forward.
+        The result goes into ``out`` if given (the next layer's :meth:`input_view`), else
+        into a buffer of ``ws``: either way it is valid until the next forward.
         """
         raise NotImplementedError
 
@@ -307,22 +408,24 @@ class Layer:
         """Add this sub-batch's weight gradients to ``grads``; return ``dL/dx`` if wanted.
 
         ``dy`` is ``dL/dy`` for the last forward's output (``dL/dz`` of the
-        pre-activation if ``logits``); it may be overwritten.
+        pre-activation if ``logits``); it is not written to.
         """
         raise NotImplementedError
 
     def begin_batch(self, ws: Workspace, rows: int, train: bool) -> None:
         """The trainer is about to run sub-batches of ``rows`` samples in all through
-        ``ws`` (one thread's share of a batch), with the weights fixed until
-        :meth:`end_batch`.  Layers may prepare per-batch copies of their weights here or
-        defer weight-gradient work to :meth:`end_batch`; the default does nothing."""
+        ``ws`` (one part of a batch), with the weights fixed until :meth:`end_batch`.
+        Layers may prepare per-batch forms of their weights here or defer
+        weight-gradient work to :meth:`end_batch`; the default does nothing."""
 
-    def end_batch(self, ws: Workspace, grads: list[np.ndarray]) -> None:
-        """Finish what :meth:`begin_batch` deferred (adding to ``grads``); drop the
-        per-batch copies so that later direct calls use the live weights."""
+    def end_batch(self, ws: Workspace, grads: list[np.ndarray] | None) -> None:
+        """Finish what :meth:`begin_batch` deferred (adding to ``grads``; None: discard
+        it, as after an error); drop the per-batch forms so that later direct calls use
+        the live weights."""
 
     def __call__(self, x: Any) -> np.ndarray:
-        """Inference on a batch: ``layer(x)``, ``x`` of shape ``(batch, *input_shape)``.
+        """Inference on a batch in Keras's layout: ``layer(x)``, ``x`` of shape
+        ``(batch, *input_shape)``.
 
         On first use the layer is built for ``x.shape[1:]``, drawing its initial weights
         from :func:`refimpl.utils.get_rng` -- the generator ``Sequential`` builds from --
@@ -332,23 +435,33 @@ class Layer:
         x = np.asarray(x, np.float32)
         if not self.built:
             self.build(x.shape[1:], get_rng())
-        return self.forward(x, Workspace()).copy()
+        y = self.forward(to_trainer_layout(x), Workspace())
+        return np.ascontiguousarray(to_keras_layout(y))
 
-    def _apply_activation(self, z: np.ndarray, ws: Workspace) -> np.ndarray:
+    def _zeros(self, ws: Workspace, a: np.ndarray) -> np.ndarray:
+        return ws.buffer("zeros", _contiguous_tail(a) or (1,))
+
+    def _activate(self, z: np.ndarray, ws: Workspace) -> np.ndarray:
         if self.activation == "relu":
-            relu_forward(z)
+            relu_forward(z, self._zeros(ws, z))
         elif self.activation == "softmax":
-            z = softmax(z)
+            np.copyto(z, softmax(z))
         ws.cache["y"] = z
         return z
 
-    def _activation_backward(self, dy: np.ndarray, ws: Workspace) -> np.ndarray:
-        if self.activation == "relu":
+    def _pre_activation_gradient(
+        self, dy: np.ndarray, ws: Workspace, out: np.ndarray, logits: bool
+    ) -> np.ndarray:
+        """``dL/dz`` into ``out`` for ``dL/dy`` (``dL/dz`` itself if ``logits``)."""
+        if logits or self.activation == "linear":
+            np.copyto(out, dy)
+        elif self.activation == "relu":
             y = ws.cache["y"]
-            return relu_backward(dy, y, ws.buffer("relu_mask", y.shape, dtype=np.bool_))
-        if self.activation == "softmax":
-            return softmax_backward(dy, ws.cache["y"])
-        return dy
+            mask = ws.buffer("relu_mask", y.shape, dtype=np.bool_)
+            relu_backward(dy, y, mask, out=out, zeros=self._zeros(ws, y))
+        else:
+            np.copyto(out, softmax_backward(dy, ws.cache["y"]))
+        return out
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments, as in Keras."""
@@ -361,11 +474,21 @@ class Layer:
 class Conv2D(Layer):
     """2-D convolution with bias and activation: ``y = activation(conv(x, kernel) + bias)``.
 
-    Shapes: input ``(n, H, W, C)``, kernel ``(kh, kw, C, filters)``, bias ``(filters,)``,
-    output ``(n, Ho, Wo, filters)`` with ``Ho = ceil(H / sh)`` for ``"same"`` and
-    ``Ho = (H - kh) // sh + 1`` for ``"valid"`` (likewise ``Wo``).  ``"same"`` pads
-    ``max((Ho - 1) * sh + kh - H, 0)`` rows, the smaller half on top, as TensorFlow.
-    Parameters: ``kh * kw * C * filters + filters`` (the lesson's: 320 and 4,624).
+    Shapes (per sample): input ``(H, W, C)``, kernel ``(kh, kw, C, filters)``, bias
+    ``(filters,)``, output ``(Ho, Wo, filters)`` with ``Ho = ceil(H / sh)`` for
+    ``"same"`` and ``Ho = (H - kh) // sh + 1`` for ``"valid"`` (likewise ``Wo``).
+    ``"same"`` pads ``max((Ho - 1) * sh + kh - H, 0)`` rows, the smaller half on top, as
+    TensorFlow.  Parameters: ``kh * kw * C * filters + filters`` (the lesson's: 320 and
+    4,624).
+
+    ``algorithm``: ``"auto"`` (default), ``"im2col"``, ``"winograd2"`` or
+    ``"winograd4"`` (the last two only for 3x3 kernels at stride 1); see the module
+    docstring.  It is recorded in :meth:`get_config`; :attr:`resolved_algorithm` says
+    what ``"auto"`` chose once the layer is built.
+
+    >>> layer = Conv2D(16, 3, padding="same", algorithm="winograd4")
+    >>> layer.build((28, 28, 32), np.random.default_rng(0)); layer.get_config()["algorithm"]
+    'winograd4'
     """
 
     _default_name = "conv2d"
@@ -379,6 +502,7 @@ class Conv2D(Layer):
         activation: str | None = None,
         use_bias: bool = True,
         *,
+        algorithm: str = "auto",
         name: str | None = None,
         input_shape: Sequence[int] | None = None,
     ) -> None:
@@ -395,6 +519,30 @@ class Conv2D(Layer):
         if not isinstance(use_bias, (bool, np.bool_)):
             raise TypeError(f"Argument `use_bias` must be a bool. Received: use_bias={use_bias!r}")
         self.use_bias = bool(use_bias)
+        if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+            raise ValueError(
+                f"Argument `algorithm` must be one of {list(ALGORITHMS)}. "
+                f"Received: algorithm={algorithm!r}"
+            )
+        if algorithm.startswith("winograd") and not self._winograd_applies():
+            raise ValueError(
+                f"Argument `algorithm`={algorithm!r} needs a 3x3 kernel at stride 1. "
+                f"Received: kernel_size={self.kernel_size}, strides={self.strides}"
+            )
+        self.algorithm = algorithm
+        self.resolved_algorithm: str | None = None
+
+    @property
+    def sub_batch(self) -> int | None:
+        """2 for im2col with 8 or more input channels: its patch matrix for 2 samples of
+        the lesson's conv2 (1,568 x 289 floats) stays nearer the core's 1 MB L2 cache
+        than for 4 (1.2-1.3x faster per sample, CPU time, alternating runs); else None."""
+        if self.resolved_algorithm == "im2col" and self.input_shape and self.input_shape[-1] >= 8:
+            return 2
+        return None
+
+    def _winograd_applies(self) -> bool:
+        return self.kernel_size == (3, 3) and self.strides == (1, 1)
 
     def _geometry(self, h: int, w: int) -> tuple[int, int, int, int, int, int]:
         """``(Ho, Wo, pad_top, pad_bottom, pad_left, pad_right)`` for an ``h x w`` input."""
@@ -432,70 +580,103 @@ class Conv2D(Layer):
             self.bias = np.zeros((self.filters,), np.float32)
             self._weights.append(self.bias)
             self._weight_names.append("bias")
-
-    @staticmethod
-    def _im2col(
-        xp: np.ndarray,
-        ho: int,
-        wo: int,
-        kh: int,
-        kw: int,
-        sh: int,
-        sw: int,
-        ws: Workspace,
-        key: str,
-    ) -> np.ndarray:
-        """Patch matrix ``(n*Ho*Wo, kh*kw*C)`` of padded input ``xp`` ``(n, Hp, Wp, C)``.
-
-        Row ``(b, i, j)`` holds ``xp[b, i*sh:i*sh+kh, j*sw:j*sw+kw, :]`` flattened in
-        ``(u, v, c)`` order, matching the HWIO kernel reshaped to ``(kh*kw*C, F)``.
-        A strided view of ``xp`` is copied once into a reusable buffer of ``ws``.  With
-        few channels (``C < 8``) the copy would move runs of only ``C`` floats, so the
-        buffer is filled "K-major", ``(kh*kw*C, n*Ho*Wo)``, and its transpose returned
-        (BLAS takes either layout at the same speed).
-        """
-        n, _, _, c = xp.shape
-        s0, s1, s2, s3 = xp.strides
-        k, m = kh * kw * c, n * ho * wo
-        if c < 8:
-            view = np.lib.stride_tricks.as_strided(
-                xp,
-                shape=(kh, kw, c, n, ho, wo),
-                strides=(s1, s2, s3, s0, s1 * sh, s2 * sw),
-                writeable=False,
-            )
-            buf = ws.buffer(key + "_kmajor", (k, m))
-            np.copyto(buf.reshape(kh, kw, c, n, ho, wo), view)
-            return buf.T
-        view = np.lib.stride_tricks.as_strided(
-            xp,
-            shape=(n, ho, wo, kh, kw, c),
-            strides=(s0, s1 * sh, s2 * sw, s1, s2, s3),
-            writeable=False,
-        )
-        buf = ws.buffer(key, (m, k))
-        np.copyto(buf.reshape(n, ho, wo, kh, kw, c), view)
-        return buf
-
-    def forward(self, x: np.ndarray, ws: Workspace, logits: bool = False) -> np.ndarray:
-        n, h, w, c = x.shape
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        ho, wo, pt, pb, pl, pr = self._geometry(h, w)
-        if pt or pb or pl or pr:
-            # Borders of the buffer are zero from creation and never written.
-            xp = ws.buffer("xpad", (n, h + pt + pb, w + pl + pr, c))
-            xp[:, pt : pt + h, pl : pl + w, :] = x
+        if self.algorithm != "auto":
+            self.resolved_algorithm = self.algorithm
         else:
-            xp = np.ascontiguousarray(x, dtype=np.float32)
-        cols = self._im2col(xp, ho, wo, kh, kw, sh, sw, ws, "cols")
-        z = ws.buffer("z", (n * ho * wo, self.filters))
-        np.matmul(cols, self.kernel.reshape(kh * kw * c, self.filters), out=z)
-        if self.use_bias:
-            z += self.bias
-        ws.cache["cols"] = cols
-        ws.cache["x_shape"] = x.shape
-        out = z.reshape(n, ho, wo, self.filters)
-        return out if logits else self._apply_activation(out, ws)
+            auto = _auto_algorithm()
+            winograd_ok = self._winograd_applies() and input_shape[-1] >= WINOGRAD_MIN_CHANNELS
+            self.resolved_algorithm = auto if winograd_ok else "im2col"
+
+    # -- plans: buffers and passes per sub-batch size -------------------------------------
+    def _tile(self) -> int:
+        return {"winograd2": 2, "winograd4": 4}.get(self.resolved_algorithm or "", 0)
+
+    def _plan(self, ws: Workspace, n: int) -> Any:
+        plan = ws.cache.get(("plan", n))
+        if plan is None:
+            assert self.input_shape is not None
+            h, w, c = self.input_shape
+            ho, wo, pt, pb, pl, pr = self._geometry(h, w)
+            m = self._tile()
+            if m:
+                plan = WinogradPlan(m, ho, wo, n, c, self.filters, (pt, pl, h, w))
+            else:
+                plan = Im2colPlan(
+                    h, w, n, c, self.filters, self.kernel_size, self.strides,
+                    (pt, pb, pl, pr), self.use_bias,
+                )  # fmt: skip
+            ws.cache[("plan", n)] = plan
+        return plan
+
+    def _input_gradient_plan(self, ws: Workspace, n: int) -> WinogradPlan:
+        """Winograd: the plan correlating the padded ``dL/dz`` with the flipped kernel;
+        its :attr:`~WinogradPlan.input` is where ``dL/dz`` goes."""
+        plan = ws.cache.get(("dplan", n))
+        if plan is None:
+            assert self.input_shape is not None
+            h, w, c = self.input_shape
+            ho, wo, pt, _, pl, _ = self._geometry(h, w)
+            plan = WinogradPlan(self._tile(), h, w, n, self.filters, c, (2 - pt, 2 - pl, ho, wo))
+            ws.cache[("dplan", n)] = plan
+        return plan
+
+    def _kernel_matrix(self) -> np.ndarray:
+        """im2col: the kernel as ``(kh*kw*C [+ 1], F)``, the bias as its last row."""
+        k = self.kernel.reshape(-1, self.filters)
+        return np.concatenate([k, self.bias[None]]) if self.use_bias else k
+
+    def input_view(self, ws: Workspace, n: int) -> np.ndarray | None:
+        return self._plan(ws, n).input
+
+    def _winograd_kernel(self, ws: Workspace | None, flipped: bool) -> np.ndarray:
+        """``U`` of the kernel (or of the flipped kernel for the input gradient), into a
+        buffer of ``ws`` if given."""
+        m, kernel = self._tile(), self.kernel
+        if flipped:
+            kernel = flipped_kernel(kernel)
+        shape = ((m + 2) ** 2, *kernel.shape[2:])
+        out = None if ws is None else ws.buffer("u_flipped" if flipped else "u", shape)
+        return transform_kernel(m, kernel, out)
+
+    def begin_batch(self, ws: Workspace, rows: int, train: bool) -> None:
+        if self._tile():
+            ws.cache["u"] = self._winograd_kernel(ws, flipped=False)
+            if train:
+                ws.cache["u_flipped"] = self._winograd_kernel(ws, flipped=True)
+                shape = ((self._tile() + 2) ** 2, *self.kernel.shape[2:])
+                ws.cache["s"] = ws.buffer("s", shape, zero=True)
+        else:
+            kmat = ws.buffer("kmat", (self.kernel[..., 0].size + self.use_bias, self.filters))
+            np.copyto(kmat, self._kernel_matrix())
+            ws.cache["kmat"] = kmat
+
+    def end_batch(self, ws: Workspace, grads: list[np.ndarray] | None) -> None:
+        s = ws.cache.pop("s", None)
+        if s is not None and grads is not None:
+            grads[0] += kernel_gradient(self._tile(), s).astype(np.float32)
+        for key in ("u", "u_flipped", "kmat"):
+            ws.cache.pop(key, None)
+
+    def forward(
+        self, x: np.ndarray, ws: Workspace, logits: bool = False, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        n = x.shape[2]
+        plan = self._plan(ws, n)
+        if self._tile():
+            u = ws.cache.get("u")
+            if u is None:
+                u = self._winograd_kernel(None, flipped=False)
+            bias = self.bias if self.use_bias else None
+            whole_tiles = plan.out_h % plan.m == 0 and plan.out_w % plan.m == 0
+            z = plan.correlate(x, u, bias, out if whole_tiles else None)
+            if out is not None and not whole_tiles:
+                np.copyto(out, z)
+                z = out
+        else:
+            kmat = ws.cache.get("kmat")
+            z = plan.correlate(x, self._kernel_matrix() if kmat is None else kmat, out)
+        ws.cache["n"] = n
+        return z if logits else self._activate(z, ws)
 
     def backward(
         self,
@@ -505,41 +686,33 @@ class Conv2D(Layer):
         need_dx: bool = True,
         logits: bool = False,
     ) -> np.ndarray | None:
-        dz = dy if logits else self._activation_backward(dy, ws)
-        n, h, w, c = ws.cache["x_shape"]
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        ho, wo, pt, pb, pl, pr = self._geometry(h, w)
-        f = self.filters
-        dz2 = np.ascontiguousarray(dz).reshape(n * ho * wo, f)
-        cols = ws.cache["cols"]
-        dk = ws.buffer("dk", (kh * kw * c, f))
-        np.matmul(cols.T, dz2, out=dk)  # dL/dK = cols^T @ dL/dz
-        grads[0] += dk.reshape(grads[0].shape)
+        n = ws.cache["n"]
+        plan = self._plan(ws, n)
+        if self._tile():
+            dplan = self._input_gradient_plan(ws, n)
+            self._pre_activation_gradient(dy, ws, dplan.input, logits)
+            s = ws.cache.get("s")
+            deferred = s is not None
+            if s is None:
+                s = np.zeros((plan.alpha**2, *self.kernel.shape[2:]), np.float32)
+            top, left = dplan.input_region[:2]
+            plan.accumulate_kernel_gradient(
+                dplan.padded, top, left, s, grads[1] if self.use_bias else None
+            )
+            if not deferred:
+                grads[0] += kernel_gradient(plan.m, s).astype(np.float32)
+            if not need_dx:
+                return None
+            u = ws.cache.get("u_flipped")
+            if u is None:
+                u = self._winograd_kernel(None, flipped=True)
+            return dplan.correlate(None, u)
+        dz = self._pre_activation_gradient(dy, ws, ws.buffer("dz", plan.out.shape), logits)
+        dk = plan.kernel_gradient(dz)
+        grads[0] += dk[: plan.k].reshape(grads[0].shape)
         if self.use_bias:
-            grads[1] += _sum_rows(dz2, ws)
-        if not need_dx:
-            return None
-        if sh == 1 and sw == 1:
-            # dL/dx is the "full" correlation of dL/dz with the kernel flipped in space
-            # and transposed (F <-> C): pad dL/dz by (k-1-pad) and reuse im2col.
-            qt, qb, ql, qr = kh - 1 - pt, kh - 1 - pb, kw - 1 - pl, kw - 1 - pr
-            dzp = ws.buffer("dzpad", (n, ho + qt + qb, wo + ql + qr, f))
-            dzp[:, qt : qt + ho, ql : ql + wo, :] = dz.reshape(n, ho, wo, f)
-            dcols = self._im2col(dzp, h, w, kh, kw, 1, 1, ws, "dcols")
-            kflip = np.ascontiguousarray(self.kernel[::-1, ::-1].transpose(0, 1, 3, 2))
-            dx = ws.buffer("dx", (n * h * w, c))
-            np.matmul(dcols, kflip.reshape(kh * kw * f, c), out=dx)
-            return dx.reshape(n, h, w, c)
-        # Strided: scatter-add the patch gradients back (col2im), one slab per offset.
-        dcols = ws.buffer("dcols", (n * ho * wo, kh * kw * c))
-        np.matmul(dz2, self.kernel.reshape(kh * kw * c, f).T, out=dcols)
-        d6 = dcols.reshape(n, ho, wo, kh, kw, c)
-        dxp = ws.buffer("dxpad", (n, h + pt + pb, w + pl + pr, c), zero=True)
-        for u, v in itertools.product(range(kh), range(kw)):
-            dxp[:, u : u + sh * (ho - 1) + 1 : sh, v : v + sw * (wo - 1) + 1 : sw, :] += d6[
-                :, :, :, u, v, :
-            ]
-        return dxp[:, pt : pt + h, pl : pl + w, :]
+            grads[1] += dk[plan.k]
+        return plan.input_gradient(dz, self.kernel) if need_dx else None
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -550,6 +723,7 @@ class Conv2D(Layer):
             "padding": self.padding,
             "activation": self.activation,
             "use_bias": self.use_bias,
+            "algorithm": self.algorithm,
         }
 
 
@@ -617,13 +791,14 @@ class Dense(Layer):
             ws.cache["rows_dz"] = ws.buffer("rows_dz", (rows, self.units))
             ws.cache["filled"] = 0
 
-    def end_batch(self, ws: Workspace, grads: list[np.ndarray]) -> None:
+    def end_batch(self, ws: Workspace, grads: list[np.ndarray] | None) -> None:
         ws.cache.pop("kernel_t", None)
         if "filled" not in ws.cache:
             return
         r = ws.cache.pop("filled")
         xs, dzs = ws.cache.pop("rows_x")[:r], ws.cache.pop("rows_dz")[:r]
-        self._weight_gradients(xs, dzs, ws, grads)
+        if grads is not None and r:
+            self._weight_gradients(xs, dzs, ws, grads)
 
     def _weight_gradients(
         self, x: np.ndarray, dz: np.ndarray, ws: Workspace, grads: list[np.ndarray]
@@ -635,14 +810,16 @@ class Dense(Layer):
         if self.use_bias:
             grads[1] += _sum_rows(dz, ws)
 
-    def forward(self, x: np.ndarray, ws: Workspace, logits: bool = False) -> np.ndarray:
-        z = ws.buffer("z", (x.shape[0], self.units))
+    def forward(
+        self, x: np.ndarray, ws: Workspace, logits: bool = False, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        z = ws.buffer("z", (x.shape[0], self.units)) if out is None else out
         kernel_t = ws.cache.get("kernel_t")
         np.matmul(x, self.kernel if kernel_t is None else kernel_t.T, out=z)
         if self.use_bias:
             z += self.bias
         ws.cache["x"] = x
-        return z if logits else self._apply_activation(z, ws)
+        return z if logits else self._activate(z, ws)
 
     def backward(
         self,
@@ -652,14 +829,14 @@ class Dense(Layer):
         need_dx: bool = True,
         logits: bool = False,
     ) -> np.ndarray | None:
-        dz = dy if logits else self._activation_backward(dy, ws)
         x = ws.cache["x"]
         if "filled" in ws.cache:  # deferred to end_batch: keep this sub-batch's rows
             r, n = ws.cache["filled"], x.shape[0]
-            ws.cache["rows_x"][r : r + n] = x
-            ws.cache["rows_dz"][r : r + n] = dz
+            np.copyto(ws.cache["rows_x"][r : r + n], x)
+            dz = self._pre_activation_gradient(dy, ws, ws.cache["rows_dz"][r : r + n], logits)
             ws.cache["filled"] = r + n
         else:
+            dz = self._pre_activation_gradient(dy, ws, ws.buffer("dz", dy.shape), logits)
             self._weight_gradients(x, dz, ws, grads)
         if not need_dx:
             return None
@@ -678,16 +855,43 @@ class Dense(Layer):
 
 
 class Flatten(Layer):
-    """Reshape ``(n, d1, d2, ...)`` to ``(n, d1*d2*...)`` in C order (as Keras, NHWC)."""
+    """Reshape a batch to ``(n, d1*d2*...)`` in Keras's C order of each sample (NHWC).
+
+    In the trainer's layout the input is ``(d1, ..., n, c)``: the forward pass copies it
+    to ``(n, d1*...*c)`` and the backward pass ``dL/dy`` back, moving each sample's ``c``
+    contiguous floats as one item (a ``void`` dtype of ``c * 4`` bytes: 2.4x faster
+    than a float-by-float transpose for ``c = 16``).  A contiguous gradient costs this
+    copy but makes the next layer's ReLU mask twice as fast as on a transposed view.
+    """
 
     _default_name = "flatten"
 
     def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return (math.prod(input_shape),)
 
-    def forward(self, x: np.ndarray, ws: Workspace, logits: bool = False) -> np.ndarray:
+    @staticmethod
+    def _transposed_copy(src: np.ndarray, dst: np.ndarray) -> None:
+        """``dst[...] = src`` moving the last axis as one item when both allow it."""
+        if src.strides[-1] == src.itemsize == dst.itemsize and dst.flags.c_contiguous:
+            item = np.dtype((np.void, src.shape[-1] * src.itemsize))
+            np.copyto(dst.view(item)[..., 0], src.view(item)[..., 0])
+        else:
+            np.copyto(dst, src)
+
+    def forward(
+        self, x: np.ndarray, ws: Workspace, logits: bool = False, out: np.ndarray | None = None
+    ) -> np.ndarray:
         ws.cache["x_shape"] = x.shape
-        return x.reshape(x.shape[0], -1)
+        if x.ndim == 2:
+            if out is None:
+                return x
+            np.copyto(out, x)
+            return out
+        n = x.shape[-2]
+        result = ws.buffer("y", (n, x.size // n), dtype=x.dtype) if out is None else out
+        keras = to_keras_layout(x)
+        self._transposed_copy(keras, result.reshape(keras.shape))
+        return result
 
     def backward(
         self,
@@ -697,4 +901,12 @@ class Flatten(Layer):
         need_dx: bool = True,
         logits: bool = False,
     ) -> np.ndarray | None:
-        return dy.reshape(ws.cache["x_shape"]) if need_dx else None
+        if not need_dx:
+            return None
+        shape = ws.cache["x_shape"]
+        if len(shape) == 2:
+            return dy
+        dx = ws.buffer("dx", shape, dtype=dy.dtype)
+        keras_shape = (shape[-2], *shape[:-2], shape[-1])
+        self._transposed_copy(to_trainer_layout(dy.reshape(keras_shape)), dx)
+        return dx

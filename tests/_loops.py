@@ -28,6 +28,8 @@ __all__ = [
     "same_padding",
     "softmax_backward_loop",
     "softmax_loop",
+    "winograd_correlate_loop",
+    "winograd_kernel_gradient_loop",
 ]
 
 
@@ -237,3 +239,91 @@ def activation_backward_loop(dy, z, activation):  # type: ignore[no-untyped-def]
         return softmax_backward_loop(dy, softmax_loop(z))
     assert activation == "linear", activation
     return np.array(dy, np.float64)
+
+
+def _tile_transform(mat, tile):  # type: ignore[no-untyped-def]
+    """``mat @ tile @ mat.T`` written out: ``out[a, b] = sum_{k, l} P[a, k] P[b, l] t[k, l]``."""
+    rows, cols = len(mat), len(mat[0])
+    out = np.zeros((rows, rows))
+    for a in range(rows):
+        for b in range(rows):
+            acc = 0.0
+            for k in range(cols):
+                for j in range(cols):
+                    acc += float(mat[a][k]) * float(mat[b][j]) * tile[k][j]
+            out[a, b] = acc
+    return out
+
+
+def winograd_correlate_loop(xpad, kernel, m, at, g, bt, out_h, out_w):  # type: ignore[no-untyped-def]
+    """Winograd's algorithm tile by tile, in float64: for every ``m x m`` output tile
+    ``(ti, tj)``, sample ``b`` and output channel ``f``::
+
+        d_c = xpad[ti*m : ti*m + alpha, tj*m : tj*m + alpha, b, c]     (alpha x alpha)
+        M   = sum_c (G @ K[:, :, c, f] @ G.T) * (BT @ d_c @ BT.T)      (elementwise)
+        out[ti*m : ti*m + m, tj*m : tj*m + m, b, f] = AT @ M @ AT.T
+
+    ``xpad`` is ``(H, W, N, C)`` (HWNC), zero beyond the data; ``at``, ``g``, ``bt`` the
+    transform matrices; the result is cropped to ``(out_h, out_w)``.
+    """
+    xpad = np.asarray(xpad, np.float64)
+    kernel = np.asarray(kernel, np.float64)
+    alpha = m + 2
+    _, _, n, c = xpad.shape
+    f = kernel.shape[3]
+    th, tw = -(-out_h // m), -(-out_w // m)
+    out = np.zeros((th * m, tw * m, n, f))
+    u = [[_tile_transform(g, kernel[:, :, ci, fi]) for fi in range(f)] for ci in range(c)]
+    for ti in range(th):
+        for tj in range(tw):
+            for b in range(n):
+                v = [
+                    _tile_transform(
+                        bt, xpad[ti * m : ti * m + alpha, tj * m : tj * m + alpha, b, ci]
+                    )
+                    for ci in range(c)
+                ]
+                for fi in range(f):
+                    prod = np.zeros((alpha, alpha))
+                    for ci in range(c):
+                        for a in range(alpha):
+                            for bb in range(alpha):
+                                prod[a, bb] += u[ci][fi][a, bb] * v[ci][a, bb]
+                    y = _tile_transform(at, prod)
+                    out[ti * m : ti * m + m, tj * m : tj * m + m, b, fi] = y
+    return out[:out_h, :out_w]
+
+
+def winograd_kernel_gradient_loop(xpad, dz, m, at, g, bt):  # type: ignore[no-untyped-def]
+    """``dL/dK`` of the tile-by-tile algorithm, in float64, as the adjoint of
+    :func:`winograd_correlate_loop`: per tile, sample and channels
+    ``S[c, f] += (BT @ d_c @ BT.T) * (A @ dz_f @ A.T)`` with ``A = AT.T`` (``dz`` zero
+    beyond its ``(out_h, out_w)``), then ``dK[:, :, c, f] = G.T @ S[c, f] @ G``."""
+    xpad = np.asarray(xpad, np.float64)
+    dz = np.asarray(dz, np.float64)
+    alpha = m + 2
+    out_h, out_w, n, f = dz.shape
+    c = xpad.shape[3]
+    th, tw = -(-out_h // m), -(-out_w // m)
+    dzt = np.zeros((th * m, tw * m, n, f))
+    dzt[:out_h, :out_w] = dz
+    a_mat = [list(col) for col in zip(*at)]  # A = AT.T, alpha x m
+    g_t = [list(col) for col in zip(*g)]  # G.T, 3 x alpha
+    s = np.zeros((c, f, alpha, alpha))
+    for ti in range(th):
+        for tj in range(tw):
+            for b in range(n):
+                for ci in range(c):
+                    v = _tile_transform(
+                        bt, xpad[ti * m : ti * m + alpha, tj * m : tj * m + alpha, b, ci]
+                    )
+                    for fi in range(f):
+                        mg = _tile_transform(
+                            a_mat, dzt[ti * m : ti * m + m, tj * m : tj * m + m, b, fi]
+                        )
+                        s[ci, fi] += v * mg
+    dk = np.zeros((3, 3, c, f))
+    for ci in range(c):
+        for fi in range(f):
+            dk[:, :, ci, fi] = _tile_transform(g_t, s[ci, fi])
+    return dk

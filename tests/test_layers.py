@@ -11,48 +11,84 @@ import numpy as np
 import pytest
 
 from refimpl import layers
-from refimpl.layers import Workspace
+from refimpl.layers import to_keras_layout, to_trainer_layout
+from refimpl.workspace import Workspace
 
-_spec = importlib.util.spec_from_file_location("_loops", Path(__file__).with_name("_loops.py"))
-assert _spec is not None
-assert _spec.loader is not None
-loops = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(loops)
+
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+loops = _load("_loops")
+bounds = _load("_bounds")
+
+
+def _fwd(layer: layers.Layer, x: np.ndarray, ws: Workspace, **kwargs: Any) -> np.ndarray:
+    """``layer.forward`` on Keras-layout ``x``; the output in Keras's layout (a copy)."""
+    return np.array(to_keras_layout(layer.forward(to_trainer_layout(x), ws, **kwargs)))
+
+
+def _bwd(
+    layer: layers.Layer, dy: np.ndarray, ws: Workspace, grads: list[np.ndarray], **kwargs: Any
+) -> np.ndarray | None:
+    """``layer.backward`` on Keras-layout ``dy``; ``dL/dx`` in Keras's layout (a copy)."""
+    dx = layer.backward(to_trainer_layout(dy.copy()), ws, grads, **kwargs)
+    return None if dx is None else np.array(to_keras_layout(dx))
+
 
 CONV_CASES = [
-    # (input (n, h, w, c), filters, kernel, strides, padding)
-    ((2, 6, 5, 1), 3, (3, 3), (1, 1), "same"),  # C < 8: K-major im2col
-    ((2, 6, 5, 9), 4, (3, 3), (1, 1), "same"),  # C >= 8: row-major im2col
-    ((1, 7, 6, 2), 2, (2, 3), (1, 1), "valid"),
-    ((2, 7, 8, 3), 2, (3, 3), (2, 2), "same"),  # strided: col2im scatter path
-    ((1, 9, 7, 8), 3, (3, 2), (2, 3), "valid"),
-    ((1, 4, 4, 1), 2, (4, 4), (1, 1), "same"),  # even kernel: asymmetric padding
+    # (input (n, h, w, c), filters, kernel, strides, padding, algorithm)
+    ((2, 6, 5, 1), 3, (3, 3), (1, 1), "same", "im2col"),  # C < 8: K-major im2col
+    ((2, 6, 5, 9), 4, (3, 3), (1, 1), "same", "im2col"),  # C >= 8: row-major im2col
+    ((1, 7, 6, 2), 2, (2, 3), (1, 1), "valid", "im2col"),
+    ((2, 7, 8, 3), 2, (3, 3), (2, 2), "same", "im2col"),  # strided: col2im scatter path
+    ((1, 9, 7, 8), 3, (3, 2), (2, 3), "valid", "im2col"),
+    ((1, 4, 4, 1), 2, (4, 4), (1, 1), "same", "im2col"),  # even kernel: asymmetric padding
+    ((2, 6, 5, 9), 4, (3, 3), (1, 1), "same", "winograd2"),  # outputs not whole tiles
+    ((2, 8, 8, 3), 2, (3, 3), (1, 1), "same", "winograd2"),
+    ((1, 7, 9, 2), 3, (3, 3), (1, 1), "valid", "winograd2"),
+    ((2, 6, 5, 9), 4, (3, 3), (1, 1), "same", "winograd4"),
+    ((2, 8, 8, 3), 2, (3, 3), (1, 1), "same", "winograd4"),
+    ((1, 7, 9, 2), 3, (3, 3), (1, 1), "valid", "winograd4"),
 ]
 
 
-def _conv(shape, filters, kernel, strides, padding, activation=None, seed=0):  # type: ignore[no-untyped-def]
+def _conv(shape, filters, kernel, strides, padding, activation=None, seed=0, algorithm="auto"):  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(seed)
-    layer = layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation=activation)
+    layer = layers.Conv2D(
+        filters, kernel, strides=strides, padding=padding, activation=activation,
+        algorithm=algorithm,
+    )  # fmt: skip
     layer.build(shape[1:], rng)
     layer.bias[...] = rng.standard_normal(filters).astype(np.float32)
     x = rng.standard_normal(shape).astype(np.float32)
     return layer, x, rng
 
 
-@pytest.mark.parametrize(("shape", "filters", "kernel", "strides", "padding"), CONV_CASES)
+@pytest.mark.parametrize(
+    ("shape", "filters", "kernel", "strides", "padding", "algorithm"), CONV_CASES
+)
 def test_conv2d_forward_and_backward_equal_the_loop_twin(
-    shape, filters, kernel, strides, padding
+    shape, filters, kernel, strides, padding, algorithm
 ) -> None:
-    layer, x, rng = _conv(shape, filters, kernel, strides, padding)
+    """Random float32 data, a loose tolerance; the exact and the bound-checked
+    comparisons follow below."""
+    layer, x, rng = _conv(shape, filters, kernel, strides, padding, algorithm=algorithm)
+    assert layer.resolved_algorithm == algorithm
     ws = Workspace()
-    z = layer.forward(x, ws).copy()
+    z = _fwd(layer, x, ws)
     want = loops.conv2d_forward_loop(x, layer.kernel, layer.bias, strides, padding)
     assert z.shape == want.shape == (shape[0], *layer.compute_output_shape(shape[1:]))
-    np.testing.assert_allclose(z, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z, want, rtol=1e-5, atol=2e-5)
 
     dz = rng.standard_normal(z.shape).astype(np.float32)
     grads = [np.zeros_like(w) for w in layer.weights]
-    dx = layer.backward(dz.copy(), ws, grads)
+    dx = _bwd(layer, dz, ws, grads)
     dk, db, dx_want = loops.conv2d_backward_loop(x, layer.kernel, dz, strides, padding)
     np.testing.assert_allclose(grads[0], dk, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(grads[1], db, rtol=1e-4, atol=1e-4)
@@ -60,32 +96,42 @@ def test_conv2d_forward_and_backward_equal_the_loop_twin(
     np.testing.assert_allclose(dx, dx_want, rtol=1e-4, atol=1e-4)
 
 
-def test_conv2d_relu_backward_masks_where_the_output_is_zero() -> None:
-    layer, x, rng = _conv((2, 5, 5, 2), 3, (3, 3), (1, 1), "same", activation="relu")
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd4"])
+def test_conv2d_relu_backward_masks_where_the_output_is_zero(algorithm: str) -> None:
+    layer, x, rng = _conv(
+        (2, 5, 5, 2), 3, (3, 3), (1, 1), "same", activation="relu", algorithm=algorithm
+    )
     ws = Workspace()
-    y = layer.forward(x, ws).copy()
+    y = _fwd(layer, x, ws)
     z = loops.conv2d_forward_loop(x, layer.kernel, layer.bias, (1, 1), "same")
     np.testing.assert_allclose(y, np.maximum(z, 0), rtol=1e-5, atol=1e-5)
     dy = rng.standard_normal(y.shape).astype(np.float32)
     grads = [np.zeros_like(w) for w in layer.weights]
-    dx = layer.backward(dy.copy(), ws, grads)
+    dx = _bwd(layer, dy, ws, grads)
     dk, _, dx_want = loops.conv2d_backward_loop(x, layer.kernel, dy * (z > 0), (1, 1), "same")
     np.testing.assert_allclose(grads[0], dk, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(dx, dx_want, rtol=1e-4, atol=1e-4)
 
 
-def test_backward_accumulates_into_grads_over_sub_batches() -> None:
-    """Two sub-batches through one workspace sum to the whole batch's gradient."""
-    layer, x, rng = _conv((4, 5, 5, 3), 2, (3, 3), (1, 1), "same")
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd2", "winograd4"])
+@pytest.mark.parametrize("batched", [False, True], ids=["direct", "begin_end_batch"])
+def test_backward_accumulates_into_grads_over_sub_batches(algorithm: str, batched: bool) -> None:
+    """Two sub-batches through one workspace sum to the whole batch's gradient, with
+    the weight gradients added at once or deferred to end_batch (Winograd's S)."""
+    layer, x, rng = _conv((4, 5, 5, 3), 2, (3, 3), (1, 1), "same", algorithm=algorithm)
     dz = rng.standard_normal((4, 5, 5, 2)).astype(np.float32)
     whole = [np.zeros_like(w) for w in layer.weights]
     ws = Workspace()
-    layer.forward(x, ws)
-    layer.backward(dz.copy(), ws, whole, need_dx=False)
+    _fwd(layer, x, ws)
+    _bwd(layer, dz, ws, whole, need_dx=False)
     parts = [np.zeros_like(w) for w in layer.weights]
+    if batched:
+        layer.begin_batch(ws, 4, train=True)
     for lo in (0, 2):
-        layer.forward(x[lo : lo + 2], ws)
-        assert layer.backward(dz[lo : lo + 2].copy(), ws, parts, need_dx=False) is None
+        _fwd(layer, x[lo : lo + 2], ws)
+        assert _bwd(layer, dz[lo : lo + 2], ws, parts, need_dx=False) is None
+    if batched:
+        layer.end_batch(ws, parts)
     for a, b in zip(parts, whole, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
@@ -98,7 +144,7 @@ def test_dense_and_flatten_equal_the_loop_twin() -> None:
     dense.bias[...] = rng.standard_normal(4).astype(np.float32)
     x = rng.standard_normal((3, 3, 2, 5)).astype(np.float32)
     ws_f, ws_d = Workspace(), Workspace()
-    h = flat.forward(x, ws_f)
+    h = _fwd(flat, x, ws_f)
     np.testing.assert_array_equal(h, x.reshape(3, 30))  # C order, as Keras's NHWC Flatten
     z = dense.forward(h, ws_d).copy()
     np.testing.assert_allclose(z, loops.dense_forward_loop(h, dense.kernel, dense.bias), rtol=1e-5)
@@ -110,9 +156,9 @@ def test_dense_and_flatten_equal_the_loop_twin() -> None:
     np.testing.assert_allclose(grads[1], db, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(dh, dh_want, rtol=1e-5, atol=1e-6)
     assert dh is not None
-    dx = flat.backward(dh, ws_f, [])
+    dx = _bwd(flat, dh, ws_f, [])
     assert dx is not None
-    assert dx.shape == x.shape
+    np.testing.assert_array_equal(dx, dh.reshape(x.shape))
 
 
 def test_dense_deferred_weight_gradient_equals_the_immediate_one() -> None:
@@ -263,7 +309,7 @@ def _draw(
             weights.append(_grid(rng, layer.weights[1].shape, B_STEP, B_MAX, odd=True))
         layer.set_weights(weights)
         x = _grid(rng, x_shape, X_STEP, X_MAX)
-        z = layer.forward(x, Workspace(), logits=True)
+        z = _fwd(layer, x, Workspace(), logits=True)
         if layer.activation != "relu" or np.abs(z).min() > H_EXACT * max(X_MAX, K_MAX, 1.0):
             return x, _grid(rng, z.shape, R_STEP, R_MAX)
     raise AssertionError("no draw keeps the ReLU pre-activations off the kink")
@@ -296,11 +342,11 @@ def _vectorised(
 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     """The layer's own ``(y, [dL/dkernel, (dL/dbias)], dL/dx)`` for ``L = sum(r * y)``."""
     ws = Workspace()
-    y = layer.forward(x, ws).copy()
+    y = _fwd(layer, x, ws)
     grads = [np.zeros_like(w) for w in layer.weights]
-    dx = layer.backward(r.copy(), ws, grads, need_dx=True)
+    dx = _bwd(layer, r, ws, grads, need_dx=True)
     assert dx is not None
-    return y, grads, dx.copy()
+    return y, grads, dx
 
 
 def _twin_forward(layer: layers.Layer, x: np.ndarray) -> np.ndarray:
@@ -388,7 +434,7 @@ def _central_differences(
         for t in (old + h, old - h):
             target[idx] = t
             assert float(target[idx]) == t  # the step is exact
-            up_down.append(float(np.sum(r64 * layer.forward(x, ws))))
+            up_down.append(float(np.sum(r64 * _fwd(layer, x, ws))))
         target[idx] = old
         fd[idx] = (up_down[0] - up_down[1]) / (2 * h)
     return fd
@@ -480,10 +526,10 @@ def test_flatten_equals_the_loop_twin_and_central_differences(shape: tuple[int, 
     flat.build(shape[1:], rng)
     x = _grid(rng, shape, X_STEP, X_MAX)
     ws = Workspace()
-    y = flat.forward(x, ws).copy()
+    y = _fwd(flat, x, ws)
     np.testing.assert_array_equal(y, loops.flatten_forward_loop(x))
     r = _grid(rng, y.shape, R_STEP, R_MAX)
-    dx = flat.backward(r.copy(), ws, [], need_dx=True)
+    dx = _bwd(flat, r, ws, [], need_dx=True)
     assert dx is not None
     np.testing.assert_array_equal(dx, loops.flatten_backward_loop(r, x.shape))
     # Central differences, exact on the grid (sums of at most r.size terms of 2**-15).
@@ -491,13 +537,13 @@ def test_flatten_equals_the_loop_twin_and_central_differences(shape: tuple[int, 
     for idx in np.ndindex(*x.shape):
         old = float(x[idx])
         x[idx] = old + h
-        up = float(np.sum(r64 * flat.forward(x, Workspace())))
+        up = float(np.sum(r64 * _fwd(flat, x, Workspace())))
         x[idx] = old - h
-        down = float(np.sum(r64 * flat.forward(x, Workspace())))
+        down = float(np.sum(r64 * _fwd(flat, x, Workspace())))
         x[idx] = old
         fd[idx] = (up - down) / (2 * h)
     np.testing.assert_array_equal(dx, fd)
-    assert flat.backward(r.copy(), ws, [], need_dx=False) is None
+    assert _bwd(flat, r, ws, [], need_dx=False) is None
 
 
 @pytest.mark.parametrize(
@@ -592,3 +638,145 @@ def test_set_weights_checks_shapes() -> None:
         layer.set_weights([np.zeros((2, 3)), np.zeros(2)])
     layer.set_weights([np.ones((3, 2)), np.ones(2)])
     np.testing.assert_array_equal(layer.get_weights()[0], 1)
+
+
+# --- Winograd variants: loop twin and central differences, within derived bounds ------------
+#
+# F(4x4)'s kernel transform has non-dyadic entries (1/6, 1/30, ...), so no grid makes
+# Winograd exact in float32: the comparisons use the rounding-error bounds of
+# tests/_bounds.py (Higham's gamma_k times the computation on absolute values).  The
+# algorithm's gradients are also checked in float64 against central differences in
+# tests/test_winograd.py, to 1e-12.
+
+WINOGRAD_INPUT = (2, 6, 5, 3)  # outputs are not whole tiles: the crop is exercised
+WINOGRAD_VARIANTS = [
+    pytest.param(
+        padding,
+        algorithm,
+        use_bias,
+        activation,
+        id=f"{algorithm}-{padding}-{'bias' if use_bias else 'nobias'}-{activation}",
+    )
+    for algorithm in ("winograd2", "winograd4")
+    for padding in ("same", "valid")
+    for use_bias in (True, False)
+    for activation in ("linear", "relu")
+]
+
+
+def _hwnc_padded(a: np.ndarray, pad: int) -> np.ndarray:
+    """Keras-layout ``a`` in float64 HWNC, zero-padded by ``pad`` on every side."""
+    hwnc = np.moveaxis(np.asarray(a, np.float64), 0, 2)
+    return np.pad(hwnc, ((pad, pad), (pad, pad), (0, 0), (0, 0)))
+
+
+def _winograd_bounds(
+    layer: layers.Conv2D, x: np.ndarray, dz: np.ndarray, slack: float = 0.0
+) -> dict[str, np.ndarray]:
+    """tests/_bounds.py's bounds for ``layer`` on Keras-layout ``x`` and ``dL/dz``; with
+    ``slack``, for any input and weights within ``slack`` of these (the bound grows with
+    the absolute values)."""
+    pad = 1 if layer.padding == "same" else 0
+    xpad = np.abs(_hwnc_padded(x, pad))
+    xpad[pad : xpad.shape[0] - pad, pad : xpad.shape[1] - pad] += slack
+    kernel = np.abs(layer.kernel.astype(np.float64)) + slack
+    bias = np.abs(layer.bias.astype(np.float64)) + slack if layer.use_bias else None
+    dzh = np.moveaxis(np.asarray(dz, np.float64), 0, 2)
+    algorithm = layer.resolved_algorithm
+    assert algorithm is not None
+    return bounds.conv_bounds(algorithm, xpad, kernel, bias, dzh, _hwnc_padded(dz, 2 - pad))
+
+
+def _winograd_case(
+    padding: str, algorithm: str, use_bias: bool, activation: str
+) -> tuple[layers.Conv2D, np.ndarray, np.ndarray]:
+    """Grid data (steps of +-1/2 stay exact) with every ReLU pre-activation farther
+    from 0 than twice its error bound."""
+    layer = layers.Conv2D(
+        2, 3, padding=padding, activation=activation, use_bias=use_bias, algorithm=algorithm
+    )
+    layer.build(WINOGRAD_INPUT[1:], np.random.default_rng(0))
+    rng = np.random.default_rng(ALGORITHMS_SEED[algorithm] + 10 * use_bias)
+    for _ in range(100):
+        weights = [_grid(rng, layer.kernel.shape, K_STEP, K_MAX)]
+        if use_bias:
+            weights.append(_grid(rng, layer.bias.shape, B_STEP, B_MAX, odd=True))
+        layer.set_weights(weights)
+        x = _grid(rng, WINOGRAD_INPUT, X_STEP, X_MAX)
+        z = _fwd(layer, x, Workspace(), logits=True)
+        r = _grid(rng, z.shape, R_STEP, R_MAX)
+        margin = np.moveaxis(_winograd_bounds(layer, x, r)["forward"], 2, 0)
+        if activation != "relu" or np.all(np.abs(z) > 2 * margin):
+            return layer, x, r
+    raise AssertionError("no draw keeps the ReLU pre-activations off the kink")
+
+
+ALGORITHMS_SEED = {"winograd2": 1000, "winograd4": 2000}
+
+
+@pytest.mark.parametrize(("padding", "algorithm", "use_bias", "activation"), WINOGRAD_VARIANTS)
+def test_winograd_conv2d_equals_the_loop_twin_within_bounds(
+    padding: str, algorithm: str, use_bias: bool, activation: str
+) -> None:
+    layer, x, r = _winograd_case(padding, algorithm, use_bias, activation)
+    y, grads, dx = _vectorised(layer, x, r)
+    z = _twin_forward(layer, x)
+    dz = loops.activation_backward_loop(r, z, activation)
+    dk, db, dx_want = _twin_backward(layer, x, layer.kernel, dz)
+    bound = _winograd_bounds(layer, x, dz)
+    to_keras = {
+        k: np.moveaxis(v, 2, 0) if v.ndim == 4 and k != "kernel" else v for k, v in bound.items()
+    }
+    checks = [("forward", y, loops.activation_loop(z, activation)), ("kernel", grads[0], dk)]
+    checks.append(("input", dx, dx_want))
+    if use_bias:
+        checks.append(("bias", grads[1], db))
+    for key, got, want in checks:  # ReLU is 1-Lipschitz: the pre-activation bound holds
+        assert np.all(np.abs(got - want) <= to_keras[key]), (key, np.abs(got - want).max())
+        assert to_keras[key].max() < 1e-2 * np.abs(want).max(), key  # not vacuous
+
+
+@pytest.mark.parametrize(
+    ("padding", "algorithm", "use_bias"),
+    [
+        pytest.param(p, a, b, id=f"{a}-{p}-{'bias' if b else 'nobias'}")
+        for a in ("winograd2", "winograd4")
+        for p in ("same", "valid")
+        for b in (True, False)
+    ],
+)
+def test_winograd_conv2d_gradients_equal_central_differences(
+    padding: str, algorithm: str, use_bias: bool
+) -> None:
+    """A linear layer's ``L = sum(r * y)`` is linear in each input, kernel and bias
+    entry, so central differences with a large step (1/2, exact on the grid) have no
+    truncation error; each of ``L(t +- h)`` is within ``sum |r| * bound`` of the exact
+    value, so the difference quotient within ``sum |r| * bound / h``.  The float64
+    check of the algorithm itself (tests/test_winograd.py) is tight to 1e-12."""
+    layer, x, r = _winograd_case(padding, algorithm, use_bias, "linear")
+    h = 0.5
+    _, grads, dx = _vectorised(layer, x, r)
+    loose = _winograd_bounds(layer, x, r, slack=h)
+    rounding = float(np.sum(np.abs(np.moveaxis(r, 0, 2)) * loose["forward"])) / h
+    grad_bound = _winograd_bounds(layer, x, r)
+    targets = {"kernel": (layer.kernel, grads[0]), "x": (x, dx)}
+    if use_bias:
+        targets["bias"] = (layer.bias, grads[1])
+    for key, (target, grad) in targets.items():
+        r64 = r.astype(np.float64)
+        fd = np.empty(target.shape)
+        for idx in np.ndindex(*target.shape):
+            old = float(target[idx])
+            values = []
+            for t in (old + h, old - h):
+                target[idx] = t
+                values.append(float(np.sum(r64 * _fwd(layer, x, Workspace()))))
+            target[idx] = old
+            fd[idx] = (values[0] - values[1]) / (2 * h)
+        own = grad_bound["input" if key == "x" else key]
+        own = np.moveaxis(own, 2, 0) if key == "x" else own
+        tol = rounding + own
+        assert np.all(np.abs(grad - fd) <= tol), (key, np.abs(grad - fd).max())
+        # Tight enough to catch a wrong gradient: the worst-case bound reaches 12% of the
+        # largest quotient (F(4x4)'s input gradient; the measured disagreement is ~1e-6).
+        assert np.max(tol) < 0.25 * np.abs(fd).max(), key

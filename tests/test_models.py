@@ -1,11 +1,8 @@
-"""Sequential: training semantics, threads, checkpoints, bad input, summary."""
+"""Sequential: training semantics, checkpoints, bad input, summary, the step's rate."""
 
 from __future__ import annotations
 
-import json
-import os
-import pickle
-from pathlib import Path
+import warnings
 
 import numpy as np
 import pytest
@@ -73,15 +70,16 @@ def test_epoch_loss_is_sample_weighted() -> None:
 
 
 def test_one_step_equals_a_hand_computed_whole_batch_gradient_step() -> None:
-    """Sub-batches on threads give the whole-batch gradient: compare one SGD step with
-    the same step taken layer by layer on the whole batch in a single workspace."""
-    from refimpl.layers import Workspace
+    """Parts and sub-batches on workers give the whole-batch gradient: compare one SGD
+    step with the same step taken layer by layer on the whole batch in one workspace."""
+    from refimpl.layers import to_trainer_layout
+    from refimpl.workspace import Workspace
 
     x, y = _data(n=13)
     model = _model(lr=0.001)
     before = model.get_weights()
     ws = [Workspace() for _ in model.layers]
-    h = x.astype(np.float32)
+    h = to_trainer_layout(x.astype(np.float32))
     for i, layer in enumerate(model.layers):
         h = layer.forward(h, ws[i], logits=i == 3)
     _, g = losses.CategoricalCrossentropy().value_and_grad(y, h, 1 / 13, logits=True)
@@ -94,26 +92,27 @@ def test_one_step_equals_a_hand_computed_whole_batch_gradient_step() -> None:
         np.testing.assert_allclose(w1, w0 - np.float32(0.001) * gr, rtol=1e-5, atol=1e-7)
 
 
-def test_threads_and_serial_path_agree(monkeypatch: pytest.MonkeyPatch) -> None:
-    x, y = _data(n=40)
-    a, b = _model(momentum=0.9), _model(momentum=0.9)
-    b.set_weights(a.get_weights())
-    a._num_threads = 1
-    b._num_threads = 2
-    ha = a.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
-    hb = b.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=False)
-    np.testing.assert_allclose(ha.history["loss"], hb.history["loss"], rtol=1e-5)
-    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
-        np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-6)
-    # Without a way to limit BLAS threads, the trainer runs whole batches serially.
+def test_without_a_blas_limit_one_worker_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When BLAS's thread count cannot be limited, BLAS keeps its threads and the trainer
+    runs one worker (the same result: the partition does not depend on workers)."""
     from refimpl import _threads
+    from refimpl.engine import Execution
 
+    x, y = _data(n=40)
+    a = _model(momentum=0.9)
+    a.execution = Execution(2, "thread")
+    b = _model(momentum=0.9)
+    b.set_weights(a.get_weights())
+    a.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     monkeypatch.setattr(_threads, "_openblas_functions", lambda: None)
     monkeypatch.setitem(__import__("sys").modules, "threadpoolctl", None)
-    c = _model(momentum=0.9)
-    c.set_weights(b.get_weights())
-    c.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
-    assert c._chunk is None
+    engine = b._engine(16, y)
+    with engine:
+        assert engine.execution.workers == 1
+    b.execution = Execution(2, "thread")
+    b.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
 
 
 def test_iterations_carry_across_fit_calls_and_schedule_continues() -> None:
@@ -126,37 +125,6 @@ def test_iterations_carry_across_fit_calls_and_schedule_continues() -> None:
     hist = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
     assert model.optimizer.iterations == 9
     assert hist.history["learning_rate"][-1] == pytest.approx(0.01 * 0.5**3, rel=1e-6)
-
-
-def test_save_and_load_weights_resume_exactly(tmp_path: Path) -> None:
-    x, y = _data(n=30)
-    ref = _model(momentum=0.9)
-    ref.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
-    start = ref.get_weights()
-    ref.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
-
-    a = _model(momentum=0.9)
-    a.set_weights(start)
-    a.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
-    a.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    path = tmp_path / "ckpt.weights.h5"
-    a.save_weights(path)
-    assert sorted(os.listdir(tmp_path)) == ["ckpt.weights.h5"]  # no temporary left behind
-
-    b = _model(compile=False)  # not compiled yet: optimizer state waits for compile()
-    b.load_weights(path)
-    b.compile(SGD(ExponentialDecay(0.01, 2, 0.7), momentum=0.9), "categorical_crossentropy")
-    assert b.optimizer is not None
-    assert b.optimizer.iterations == 4
-    b.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
-    for wr, wb in zip(ref.get_weights(), b.get_weights(), strict=True):
-        np.testing.assert_array_equal(wr, wb)
-
-    with pytest.raises(FileExistsError):
-        b.save_weights(path, overwrite=False)
-    other = Sequential([layers.Dense(2, input_shape=(3,))])
-    with pytest.raises(ValueError, match="expects 2 weight arrays"):
-        other.load_weights(path)
 
 
 @pytest.mark.parametrize(
@@ -215,19 +183,95 @@ def test_nan_schedule_is_rejected_before_training() -> None:
     assert model.optimizer.iterations == 0
 
 
-def test_nan_loss_stops_training_with_a_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
+def test_nan_loss_stops_training_with_one_clear_message(capsys: pytest.CaptureFixture[str]) -> None:
     x, y = _data(n=32)
     model = _model()
     weights = model.get_weights()
     weights[-2][...] = 3e38  # the logits overflow to inf: the first batch loss is NaN
     model.set_weights(weights)
-    with pytest.warns(RuntimeWarning, match="training stopped before this batch's update"):
+    with pytest.warns(RuntimeWarning) as record:
         hist = model.fit(x, y, batch_size=4, epochs=5, verbose=0, shuffle=False)
     assert len(hist.history["loss"]) == 1  # stopped within the first epoch
+    assert [str(w.message) for w in record] == [model.stop_reason]
     assert model.stop_reason is not None
-    assert "the loss is" in capsys.readouterr().err
+    assert model.stop_reason.startswith("Epoch 1, batch 1/8: the loss is nan")
+    assert "training stopped before this batch's update" in model.stop_reason
+    assert capsys.readouterr() == ("", "")  # verbose=0: nothing else
     for w0, w1 in zip(weights, model.get_weights(), strict=True):
         np.testing.assert_array_equal(w0, w1)  # the bad batch's update was not applied
+
+
+@pytest.mark.parametrize("verbose", [0, 2])
+def test_terminate_on_nan_does_not_repeat_the_message(
+    verbose: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue: with TerminateOnNaN the stop was printed twice plus a RuntimeWarning, the
+    batch numbered from 0 in one and from 1 in the other.  Now: one warning, one
+    numbering (batch 3 of 8, as the progress line counts)."""
+    from refimpl.callbacks import TerminateOnNaN
+
+    x, y = _data(n=32)
+    x = x.astype(np.float32)
+    x[8:12] = np.nan  # the third batch of 4 has a NaN loss
+    model = _model(lr=0.0)
+    weights = model.get_weights()
+    with pytest.warns(RuntimeWarning) as record:
+        model.fit(
+            x,
+            y,
+            batch_size=4,
+            epochs=1,
+            verbose=verbose,
+            shuffle=False,
+            callbacks=[TerminateOnNaN()],
+        )
+    assert len(record) == 1
+    message = str(record[0].message)
+    assert message.startswith("Epoch 1, batch 3/8: the loss is nan"), message
+    out, err = capsys.readouterr()
+    assert "Invalid loss" not in out + err
+    assert "batch" not in err.lower()
+    assert model.optimizer is not None
+    assert model.optimizer.iterations == 2
+    for w0, w1 in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w0, w1)  # lr 0: nothing moved
+
+
+def test_terminate_on_nan_with_raise_error_raises_instead() -> None:
+    from refimpl.callbacks import TerminateOnNaN
+
+    x, y = _data(n=8)
+    model = _model()
+    weights = model.get_weights()
+    weights[-2][...] = 3e38
+    model.set_weights(weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning on top of the exception
+        with pytest.raises(RuntimeError, match="NaN or Inf loss encountered at batch 0"):
+            model.fit(x, y, batch_size=4, verbose=0, callbacks=[TerminateOnNaN(raise_error=True)])
+
+
+def test_the_step_rate_is_evaluated_in_one_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every update applies ``learning_rate_of_step(optimizer, iterations)``: replacing
+    that one function changes the rate the weights move by."""
+    from refimpl import models
+
+    x, y = _data(n=8)
+    seen = []
+
+    def doubled(optimizer, step):  # type: ignore[no-untyped-def]
+        seen.append(step)
+        return np.float32(2 * optimizer._rate_at(step))
+
+    a, b = _model(lr=0.01), _model(lr=0.02)
+    b.set_weights(a.get_weights())
+    monkeypatch.setattr(models, "learning_rate_of_step", doubled)
+    a.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    monkeypatch.undo()
+    b.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    assert seen == [0, 1]
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
 
 
 def test_progress_line_format(capsys: pytest.CaptureFixture[str]) -> None:
@@ -254,7 +298,7 @@ def test_predict_returns_probabilities_and_linear_output_uses_clipped_loss() -> 
         Sequential([layers.Dense(2, input_shape=(3,))]).fit(np.zeros((2, 3)), np.eye(2))
 
 
-# -- load_weights / set_weights: all or nothing, and files refimpl did not write ------------
+# -- set_weights: all or nothing ------------------------------------------------------------
 
 
 def _snapshot(model: Sequential) -> tuple[list[np.ndarray], dict]:
@@ -293,93 +337,6 @@ def _trained(units: int = 4, momentum: float = 0.9, lr: float = 0.01) -> Sequent
     return model
 
 
-def _rewrite(src: Path, dst: Path, **changes: object) -> Path:
-    """Copy a save_weights file, replacing entries (arrays, or `meta` as a dict)."""
-    with np.load(src, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    meta = json.loads(bytes(arrays["meta"]).decode("utf-8"))
-    for key, value in changes.items():
-        key = key.replace("__", "/")
-        if key == "meta":
-            meta = value
-        elif value is None:
-            del arrays[key]
-        else:
-            arrays[key] = value  # type: ignore[assignment]
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    with open(dst, "wb") as f:
-        np.savez(f, **arrays)  # type: ignore[arg-type]
-    return dst
-
-
-def test_failed_load_leaves_model_and_optimizer_unchanged(tmp_path: Path) -> None:
-    """The file's first three arrays fit; the last layer's do not (4 vs 5 units)."""
-    source = _trained(units=4, lr=0.05)
-    path = tmp_path / "four.weights.npz"
-    source.save_weights(path)
-    target = _trained(units=5)
-    before = _snapshot(target)
-    # The file really differs where it fits: a half-done load would show.
-    assert not np.array_equal(source.get_weights()[0], before[0][0])
-    kernel = len(before[0]) - 2  # the last Dense layer's kernel: the first misfit
-    with pytest.raises(
-        ValueError, match=rf"'weights/{kernel:03d}'.*must have shape \(\d+, 5\)"
-    ) as info:
-        target.load_weights(path)
-    assert repr(str(path)) in str(info.value)
-    _assert_unchanged(target, before)
-
-
-def test_failed_load_of_optimizer_state_leaves_the_weights_unchanged(tmp_path: Path) -> None:
-    """Files whose weights fit but whose optimizer state does not: before, the weights
-    were written and then set_state raised (or took the bad value)."""
-    source = _trained(lr=0.05)
-    good = tmp_path / "good.npz"
-    source.save_weights(good)
-    target = _trained()
-    before = _snapshot(target)
-    with np.load(good, allow_pickle=False) as data:
-        file_meta = json.loads(bytes(data["meta"]).decode("utf-8"))
-
-    def with_optimizer(**entries: object) -> dict:
-        return {**file_meta, "optimizer": {**file_meta["optimizer"], **entries}}
-
-    bad_files = [
-        _rewrite(good, tmp_path / "shape.npz", momentums__000=np.zeros(3)),
-        _rewrite(good, tmp_path / "dtype.npz", momentums__001=np.full(before[0][1].shape, "a")),
-        _rewrite(good, tmp_path / "neg.npz", meta=with_optimizer(iterations=-5)),
-        _rewrite(good, tmp_path / "str.npz", meta=with_optimizer(iterations="5")),
-        _rewrite(good, tmp_path / "nan.npz", meta=with_optimizer(learning_rate=float("nan"))),
-        _rewrite(good, tmp_path / "lr.npz", meta=with_optimizer(learning_rate=-0.1)),
-    ]
-    for path in bad_files:
-        with pytest.raises(ValueError, match="optimizer state") as info:
-            target.load_weights(path)
-        assert repr(str(path)) in str(info.value)
-        _assert_unchanged(target, before)
-    # The untouched file still loads, all of it.
-    target.load_weights(good)
-    for w0, w1 in zip(source.get_weights(), target.get_weights(), strict=True):
-        np.testing.assert_array_equal(w0, w1)
-    assert target.optimizer is not None
-    assert source.optimizer is not None
-    assert target.optimizer.iterations == source.optimizer.iterations
-
-
-def test_failed_load_leaves_a_pending_optimizer_state_alone(tmp_path: Path) -> None:
-    source = _trained(lr=0.05)
-    path = tmp_path / "w.npz"
-    source.save_weights(path)
-    bad = _rewrite(path, tmp_path / "bad.npz", momentums__000=np.zeros(2))
-    target = _model(compile=False)
-    before = target.get_weights()
-    with pytest.raises(ValueError, match="optimizer state"):
-        target.load_weights(bad)
-    for w0, w1 in zip(before, target.get_weights(), strict=True):
-        np.testing.assert_array_equal(w0, w1)
-    assert target._pending_optimizer_state is None
-
-
 @pytest.mark.parametrize(
     ("position", "replacement", "exc"),
     [
@@ -399,57 +356,6 @@ def test_set_weights_checks_every_array_before_writing(
     with pytest.raises(exc, match=r"Argument `weights`.*weights\[\d\]"):
         model.set_weights(weights)
     _assert_unchanged(model, before)
-
-
-_UNPICKLED: list[int] = []
-
-
-class _Trap:
-    """Unpickling this object records it: a loader that unpickles would be caught."""
-
-    def __reduce__(self) -> tuple:
-        return (_UNPICKLED.append, (1,))
-
-
-def _foreign_files(tmp_path: Path, good: Path) -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    files["text"] = tmp_path / "notes.txt"
-    files["text"].write_text("not weights\n")
-    files["empty"] = tmp_path / "empty.npz"
-    files["empty"].write_bytes(b"")
-    files["other npz"] = tmp_path / "other.npz"
-    np.savez(files["other npz"], a=np.arange(3))
-    files["npy"] = tmp_path / "array.npy"
-    np.save(files["npy"], np.arange(3))
-    raw = good.read_bytes()
-    files["truncated"] = tmp_path / "truncated.npz"
-    files["truncated"].write_bytes(raw[: len(raw) // 2])
-    files["pickle npz"] = tmp_path / "trap.npz"
-    np.savez(files["pickle npz"], meta=np.array([_Trap()], dtype=object))
-    files["pickle file"] = tmp_path / "trap.pkl"
-    files["pickle file"].write_bytes(pickle.dumps(_Trap()))
-    files["bad meta"] = _rewrite(good, tmp_path / "badmeta.npz", meta={"format": "other"})
-    files["missing entry"] = _rewrite(good, tmp_path / "missing.npz", weights__001=None)
-    return files
-
-
-def test_load_weights_rejects_files_refimpl_did_not_write(tmp_path: Path) -> None:
-    good = tmp_path / "good.npz"
-    _trained().save_weights(good)
-    target = _trained()
-    before = _snapshot(target)
-    for what, path in _foreign_files(tmp_path, good).items():
-        with pytest.raises(ValueError, match="not a refimpl weights file") as info:
-            target.load_weights(path)
-        assert repr(str(path)) in str(info.value), what
-        # our message, not NumPy's ("This file contains pickled (object) data...")
-        assert str(info.value).startswith("Argument `filepath` is not a refimpl"), what
-        _assert_unchanged(target, before)
-    assert _UNPICKLED == []
-    with pytest.raises(FileNotFoundError):
-        target.load_weights(tmp_path / "nonexistent.npz")
-    with pytest.raises(TypeError, match="filepath=3"):
-        target.load_weights(3)  # type: ignore[arg-type]
 
 
 def test_set_weights_accepts_numbers_as_python_objects_as_keras_does() -> None:

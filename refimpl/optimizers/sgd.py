@@ -238,15 +238,24 @@ class SGD(Optimizer):
         )
         self.built = True
 
-    def apply(self, grads: Sequence[np.ndarray], variables: Sequence[np.ndarray]) -> None:
-        """One update of every variable in place, then ``iterations += 1``."""
+    def apply(
+        self,
+        grads: Sequence[np.ndarray],
+        variables: Sequence[np.ndarray],
+        learning_rate: np.float32 | None = None,
+    ) -> None:
+        """One update of every variable in place, then ``iterations += 1``.
+
+        ``learning_rate`` is the rate of this update if the caller has evaluated it
+        (the trainer does, once per step); by default the schedule at ``iterations``.
+        """
         if len(grads) != len(variables):
             raise ValueError(
                 "Arguments `grads` and `variables` must have one gradient per variable. "
                 f"Received: len(grads)={len(grads)}, len(variables)={len(variables)}"
             )
         self.build(variables)
-        lr = self._rate_at(self.iterations)
+        lr = self._rate_at(self.iterations) if learning_rate is None else np.float32(learning_rate)
         mu = np.float32(self.momentum)
         for i, (g, w) in enumerate(zip(grads, variables, strict=True)):
             step = g * lr

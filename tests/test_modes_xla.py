@@ -83,3 +83,30 @@ def test_masks_times_values_are_selections() -> None:
 
 
 test_every_schedule_class_matches_keras_in_xla_mode = make_parity_test("xla")
+
+
+def test_a_zero_period_cosine_frees_the_steps_minimum() -> None:
+    """num_periods = 0: LLVM folds cos(min(s, ds) * 0) to 1 (x * 0.0 is copysign(0, x)
+    for a finite x, and cosine is even), so the minimum has one use left and is split
+    off past decay_steps; the noise's product is then the one fused.  Found by the
+    parity test; compared here with the rate Keras applies."""
+    import pytest
+
+    oracle = pytest.importorskip("keras_adapter.oracle")
+    from refimpl.schedules import NoisyLinearCosineDecay
+    from tests._modes import keras_twin
+
+    schedule = NoisyLinearCosineDecay(
+        1.0,
+        2,
+        initial_variance=1.0,
+        variance_decay=0.0,
+        num_periods=0.0,
+        alpha=0.0,
+        beta=0.0,
+        seed=1,
+    )
+    steps = np.arange(6)
+    want = oracle.training_rates([keras_twin(schedule)], 6, mode="xla")[0]
+    np.testing.assert_array_equal(schedule(steps, mode="xla"), want)
+    assert "where(less_equal(step, 2)" in str(schedule.trace("xla"))

@@ -253,6 +253,7 @@ _IEEE: dict[str, Callable[..., Any]] = {
     "power": numpy_ops.power,
     "exp2": np.exp2,
     "add_n": lambda *terms: _add_n(terms),
+    "copysign": lambda zero, x: np.copysign(zero, np.multiply(zero, x)),
 }
 
 

@@ -27,6 +27,9 @@ XLA's algebraic simplifier (``xla/hlo/transforms/simplifiers/algebraic_simplifie
 
 LLVM, inside XLA:CPU:
 
+- :func:`zero_products` -- ``x * 0.0`` is ``copysign(0.0, x)`` where ``x`` is known
+  finite, and the cosine of that is 1 (InstCombine), so a ``num_periods`` of 0 leaves
+  the step's minimum with one use less.
 - :func:`split_minimum_of_the_step` -- ``minimum(float(step), C)`` is a ``select``;
   InstCombine turns the compare into the integer ``step <= floor(C)`` and pushes the
   operations that follow into the constant arm, where LLVM's constant folder evaluates
@@ -67,6 +70,7 @@ __all__ = [
     "power_rewrites",
     "split_minimum_of_the_step",
     "tracer",
+    "zero_products",
 ]
 
 
@@ -190,6 +194,53 @@ def power_rewrites(
 
 
 # --- LLVM ----------------------------------------------------------------------------------
+
+
+def _known_finite(node: Node) -> bool:
+    """Whether LLVM can prove ``node`` finite (``computeKnownFPClass``): a converted
+    integer, a finite constant, the minimum or maximum of two such values."""
+    if node.op == "const":
+        return bool(np.isfinite(node.value))
+    if node.op == "cast":
+        return node.inputs[0].dtype.kind in "iub"
+    if node.op in ("minimum", "maximum"):
+        return all(_known_finite(i) for i in node.inputs)
+    return False
+
+
+def zero_products(tr: Tracer, root: Node) -> Node:
+    """InstCombine: ``x * 0.0`` -> ``copysign(0.0, x)`` where ``x`` is known finite, and
+    ``cos(copysign(c, x))`` -> ``cos(c)`` (cosine is even), folded: a cosine of ``0 * x``
+    is 1, and ``x`` loses that use.  Runs on the finished graph: LLVM sees XLA's result,
+    after every reassociation of constant factors."""
+
+    def rewrite(node: Node) -> Node:
+        if node.op == "multiply" and node.dtype.kind == "f":
+            x, zero = node.inputs
+            if zero.is_constant and zero.value == 0 and _known_finite(x):
+                return Node("copysign", (zero, x), node.dtype, tr, name=node.name)
+        if node.op == "cos" and node.inputs[0].op == "copysign":
+            return tr.emit("cos", (tr.emit("abs", (node.inputs[0].inputs[0],)),))
+        return node
+
+    return _rebuild_folding(tr, root, rewrite)
+
+
+def _rebuild_folding(tr: Tracer, root: Node, rewrite: Callable[[Node], Node]) -> Node:
+    """:func:`rebuild` with ``rewrite``; a node whose inputs changed is recorded again
+    (constants fold, the identities apply), as LLVM folds what a rewrite made constant."""
+    from refimpl.modes.trace import topological
+
+    done: dict[int, Node] = {}
+    for node in topological(root):
+        inputs = tuple(done[id(i)] for i in node.inputs)
+        current = node
+        if any(a is not b for a, b in zip(inputs, node.inputs, strict=True)):
+            with tr.in_scope(node.scope):
+                current = tr.emit(node.op, inputs, node.attrs, node.name)
+        done[id(node)] = rewrite(current)
+    return done[id(root)]
+
 
 #: Operations LLVM's constant folder evaluates in the select arm (see
 #: :func:`split_minimum_of_the_step`), and how.
@@ -364,7 +415,7 @@ def tracer() -> Tracer:
     return Tracer(
         name="xla",
         rules=(identities, divide_rewrites, multiply_rewrites, power_rewrites),
-        passes=(split_minimum_of_the_step, contract_fma),
+        passes=(zero_products, split_minimum_of_the_step, contract_fma),
         fold=TF_CPU,
         runtime=XLA_CPU,
         cond_barrier=False,

@@ -4,7 +4,8 @@
 (also importable as :mod:`refimpl.optimizers.schedules`, as in Keras); every other
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
 ``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``) and the
-tooling (``cli``, ``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``), and
+tooling (``cli``, ``comparison``, ``keras_config``, ``lesson``, ``plotting``, ``report``,
+``testing``), and
 PyTorch's schedulers in NumPy (``torch``: :mod:`refimpl.torch.lr_scheduler`) -- is
 imported lazily on first attribute access, so ``import refimpl as keras`` runs the
 lesson's code unchanged and ``refimpl.metrics`` works without an explicit
@@ -29,6 +30,7 @@ __all__ = [
     "comparison",
     "datasets",
     "exceptions",
+    "keras_config",
     "layers",
     "lesson",
     "losses",

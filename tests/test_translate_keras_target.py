@@ -169,3 +169,17 @@ def test_the_periodic_cosine_is_listed_past_t_max() -> None:
     periodic = [row for row in result.rows if row.reason == "periodic"]
     assert [(row.first, row.last) for row in periodic] == [(11, 24)]
     check(result, 25)
+
+
+def test_the_boundary_note_holds_in_the_real_frameworks() -> None:
+    """The note's claim: Keras code with torch's milestones as its boundaries differs
+    from torch at exactly the steps it names."""
+    scheduler = build_torch_scheduler("MultiStepLR", {"milestones": [30, 80], "gamma": 0.1}, 0.1)
+    result = translate(scheduler, to="keras", steps=100)
+    (note,) = [n for n in result.target.notes if n.startswith("Boundary rule")]
+    assert "would differ at steps 30, 80 (2 in all)" in note
+    naive_code = result.code.replace("boundaries=[29, 79]", "boundaries=[30, 80]")
+    assert naive_code != result.code
+    naive = oracle.run_keras_code(naive_code, np.arange(100))
+    applied = torch_oracle.TorchRun(scheduler, 100).rates.astype(np.float32)
+    assert np.flatnonzero(naive != applied).tolist() == [30, 80]

@@ -197,3 +197,20 @@ def test_the_lesson_over_its_run(config: Any) -> None:
     """The lesson's seven configurations over its 4,690 steps, every step in real torch."""
     result = translate(config, to="torch", steps=4690)
     check(result, 4690)
+
+
+def test_the_boundary_note_holds_in_the_real_frameworks() -> None:
+    """The note's claim: torch code with Keras's boundaries as its milestones differs
+    from Keras at exactly the steps it names (both rounded to float32)."""
+    result = translate(LESSON[3], to="torch", steps=4690)
+    (note,) = [n for n in result.target.notes if n.startswith("Boundary rule")]
+    assert "would differ at steps 1000, 2000, 3000 (3 in all)" in note
+    naive_code = result.code.replace("[1001, 2001, 3001]", "[1000, 2000, 3000]")
+    assert naive_code != result.code
+    naive = oracle.run_torch_code(naive_code, 4690)
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+        [1000, 2000, 3000], [0.003, 0.002, 0.001, 0.0001]
+    )  # no transcendental function: TensorFlow's vectorised call is its scalar one
+    keras_rates = schedule(tf.constant(np.arange(4690), tf.int64)).numpy()
+    differ = np.flatnonzero(keras_rates != naive.astype(np.float32))
+    assert differ.tolist() == [1000, 2000, 3000]

@@ -57,33 +57,28 @@ __all__ = [
 #: Every reason a row can give, by key: what the table prints below the rows.
 REASONS: dict[str, str] = {
     "periodic": (
-        "clamp vs periodic: torch's CosineAnnealingLR is a periodic cosine (past T_max "
+        "clamp vs periodic -- torch's CosineAnnealingLR is a periodic cosine (past T_max "
         "it rises again, back to the initial rate at 2 * T_max); Keras's CosineDecay "
         "holds its final rate from decay_steps on"
     ),
-    "boundary": (
-        "boundary rule: Keras's PiecewiseConstantDecay holds values[i] up to and "
-        "including boundaries[i] and switches at boundary + 1; torch's MultiStepLR "
-        "switches at the milestone itself"
-    ),
     "float32": (
-        "float32 vs float64: Keras computes in float32 (a Python-float rate), torch in "
+        "float32 vs float64 -- Keras computes in float32 (a Python-float rate), torch in "
         "float64 (Python floats): the same formula, rounded differently"
     ),
     "drift": (
-        "recursive drift: torch updates the rate recursively (rate = rate * factor, "
+        "recursive drift -- torch updates the rate recursively (rate = rate * factor, "
         "one rounding per step), so its rounding errors accumulate"
     ),
     "decision": (
-        "a decision taken in finite precision: an interval, floor or restart index "
+        "a decision taken in finite precision -- an interval, floor or restart index "
         "comes out differently than in exact arithmetic (compare the source's exact())"
     ),
     "flush": (
-        "subnormal flush: TensorFlow's CPU kernels flush results below the smallest "
+        "subnormal flush -- TensorFlow's CPU kernels flush results below the smallest "
         "normal float (1.2e-38 in float32) to zero; the other side keeps the tiny value"
     ),
     "rounding": (
-        "rounding: both compute in the same dtype, with different operations (or, in "
+        "rounding -- both compute in the same dtype, with different operations (or, in "
         "Keras's float64 mode, hyperparameters rounded through float32)"
     ),
 }
@@ -343,9 +338,10 @@ def format_table(comparison: Comparison, source: str, target: str) -> str:
             steps_text = row.steps_text()
             if len(steps_text) > 22:
                 steps_text = f"{row.first}..{row.last}"
+            ulps = f"{row.max_ulps:,}" if row.max_ulps < 10**9 else f"{row.max_ulps:.3g}"
             lines.append(
                 f"  {steps_text:<22} {row.count:>9,}  {row.max_abs:>10.3g}  "
-                f"{row.max_of_peak:>9.3g}  {row.max_ulps:>16,}  {row.reason}"
+                f"{row.max_of_peak:>9.3g}  {ulps:>16}  {row.reason}"
             )
         total = int(np.count_nonzero(c.differs))
         if c.collapsed:

@@ -36,7 +36,7 @@ form with ``keras.ops``, exists for ``CosineAnnealingLR``):
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,7 @@ from refimpl.translate.sources import Source
 from refimpl.translate.targets import (
     Candidate,
     Target,
+    boundary_trap,
     choose,
     comment,
     periodic_after,
@@ -437,4 +438,25 @@ def translate(source: Source, n: int, use: str) -> Target:
         builtin = _NOT_TRANSLATED.get(name, f"translate does not know {name}")
     port_plan = _port(name, arguments, lr)
     port = port_plan if isinstance(port_plan, str) else _candidate(source, port_plan)
-    return choose("keras", f"torch's {name}", builtin, port, use, n)
+    target = choose("keras", f"torch's {name}", builtin, port, use, n)
+    if name == "MultiStepLR":
+        note = _boundary_note(source, n)
+        if note is not None:
+            target = replace(target, notes=(*target.notes, note))
+    return target
+
+
+def _boundary_note(source: Source, n: int) -> str | None:
+    """What Keras code taking torch's milestones as boundaries would get wrong: it
+    switches one step late, so it holds the rate of the step before at each change."""
+    steps = np.arange(n, dtype=np.int64)
+    rates = np.asarray(source.side.rates(steps))
+    late = np.concatenate([rates[:1], rates[:-1]])
+    milestones = sorted({m for m in source.scheduler.get_config()["milestones"] if m > 0})
+    return boundary_trap(
+        source.side,
+        n,
+        late,
+        f"PiecewiseConstantDecay(boundaries={milestones}) -- torch's milestones as Keras's "
+        "boundaries --",
+    )

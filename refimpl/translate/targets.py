@@ -28,7 +28,16 @@ import numpy as np
 
 from refimpl.translate.differences import Side, Structural
 
-__all__ = ["USES", "Candidate", "Target", "choose", "comment", "periodic_after", "run_code"]
+__all__ = [
+    "USES",
+    "Candidate",
+    "Target",
+    "boundary_trap",
+    "choose",
+    "comment",
+    "periodic_after",
+    "run_code",
+]
 
 #: The values of ``use``.
 USES = ("auto", "built-in", "port")
@@ -126,6 +135,31 @@ def periodic_after(step: int) -> Structural:
     [False, False, False, True, True]
     """
     return Structural("periodic", lambda steps: steps > step)
+
+
+def boundary_trap(source: Side, n: int, naive: np.ndarray, what: str) -> str | None:
+    """A note on the classic porting mistake: ``naive`` (the rates at steps ``0 .. n-1``
+    of code that takes the other framework's boundaries as they are, described by
+    ``what``) against the source, both rounded to float32; None when they agree.
+
+    >>> keras = Side("keras", "k", np.dtype("float64"), lambda s: np.where(s <= 2, 1.0, 0.5),
+    ...              lambda s: np.where(s <= 2, 1.0, 0.5))
+    >>> print(boundary_trap(keras, 5, np.where(np.arange(5) < 2, 1.0, 0.5), "milestones=[2]"))
+    Boundary rule: milestones=[2] would differ at step 2: Keras's PiecewiseConstantDecay holds values[i] up to and including boundaries[i] and switches at boundary + 1; torch's MultiStepLR switches at the milestone.
+    """
+    steps = np.arange(n, dtype=np.int64)
+    with np.errstate(all="ignore"):
+        rates = np.asarray(source.rates(steps)).astype(np.float32)
+        hits = np.flatnonzero(rates != naive.astype(np.float32))
+    if hits.size == 0:
+        return None
+    shown = ", ".join(str(int(h)) for h in hits[:6]) + (", ..." if hits.size > 6 else "")
+    where = f"step {shown}" if hits.size == 1 else f"steps {shown} ({hits.size} in all)"
+    return (
+        f"Boundary rule: {what} would differ at {where}: Keras's PiecewiseConstantDecay "
+        "holds values[i] up to and including boundaries[i] and switches at boundary + 1; "
+        "torch's MultiStepLR switches at the milestone."
+    )
 
 
 def comment(text: str, width: int = 96) -> list[str]:

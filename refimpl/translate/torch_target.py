@@ -41,11 +41,12 @@ epoch 0 included)                                ``lr=lr0 / c``
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from refimpl.schedules import PiecewiseConstantDecay
 from refimpl.torch.lr_scheduler import SCHEDULERS
 from refimpl.translate.differences import Side, Structural
 from refimpl.translate.python_formulas import literal, milestones_of, python_rate
@@ -53,6 +54,7 @@ from refimpl.translate.sources import Source
 from refimpl.translate.targets import (
     Candidate,
     Target,
+    boundary_trap,
     choose,
     comment,
     periodic_after,
@@ -551,11 +553,26 @@ def translate(source: Source, n: int, use: str) -> Target:
         )
     builtin = _builtin(source)
     port = _port(source, n, builtin if isinstance(builtin, str) else None)
-    return choose(
+    target = choose(
         "torch",
         f"Keras's {source.name}",
         builtin if isinstance(builtin, str) else _candidate(source, builtin),
         port if isinstance(port, str) else _candidate(source, port),
         use,
         n,
+    )
+    if isinstance(source.schedule, PiecewiseConstantDecay):
+        note = _boundary_note(source.schedule, source, n)
+        if note is not None:
+            target = replace(target, notes=(*target.notes, note))
+    return target
+
+
+def _boundary_note(schedule: PiecewiseConstantDecay, source: Source, n: int) -> str | None:
+    """What torch code taking Keras's boundaries as milestones would get wrong."""
+    switches = [m - 1 for m in milestones_of(schedule.boundaries)]
+    values = np.array([float(v) for v in schedule.values])
+    naive = values[np.searchsorted(switches, np.arange(n), side="right")]
+    return boundary_trap(
+        source.side, n, naive, f"torch code taking Keras's boundaries as milestones ({switches})"
     )

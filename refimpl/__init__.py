@@ -5,11 +5,10 @@
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
 ``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``) and the
 tooling (``cli``, ``comparison``, ``keras_config``, ``lesson``, ``plotting``, ``report``,
-``testing``), and
-PyTorch's schedulers in NumPy (``torch``: :mod:`refimpl.torch.lr_scheduler`) -- is
-imported lazily on first attribute access, so ``import refimpl as keras`` runs the
-lesson's code unchanged and ``refimpl.metrics`` works without an explicit
-``import refimpl.metrics``.
+``testing``, ``translate``), and PyTorch's schedulers in NumPy (``torch``:
+:mod:`refimpl.torch.lr_scheduler`) -- is imported lazily on first attribute access, so
+``import refimpl as keras`` runs the lesson's code unchanged and ``refimpl.metrics``
+works without an explicit ``import refimpl.metrics``.
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ __all__ = [
     "plotting",
     "report",
     "schedules",
+    "translate",
     "utils",
 ]  # not ``testing``: it needs Hypothesis (the test extra), and ``from refimpl import *``
 #    must work with NumPy alone; ``refimpl.testing`` is still imported on first use.

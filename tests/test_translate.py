@@ -34,26 +34,10 @@ from refimpl.testing import (
     torch_scheduler_configs,
 )
 from refimpl.torch.lr_scheduler import CosineAnnealingLR, LambdaLR, OneCycleLR, StepLR
-from refimpl.translate import MAX_STEPS, PLANNED, TARGETS, translate
+from refimpl.translate import MAX_STEPS, PLANNED, TARGETS, keras_target, torch_target, translate
 
-KERAS_WITH_BUILTINS = (
-    "ExponentialDecay",
-    "NaturalExpDecay",
-    "PiecewiseConstantDecay",
-    "PolynomialDecay",
-    "CosineDecay",
-    "CosineDecayRestarts",
-)
-TORCH_WITH_BUILTINS = (
-    "StepLR",
-    "MultiStepLR",
-    "ExponentialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "LinearLR",
-    "ConstantLR",
-    "PolynomialLR",
-)
+KERAS_WITH_BUILTINS = tuple(torch_target.BUILTINS)
+TORCH_WITH_BUILTINS = tuple(keras_target.BUILTINS)
 
 
 def _schedule(name: str, config: dict[str, Any]) -> Any:

@@ -27,7 +27,7 @@ from refimpl.testing import (
     torch_rates,
     torch_scheduler_configs,
 )
-from refimpl.translate import Translation, translate
+from refimpl.translate import Translation, keras_target, translate
 
 torch = pytest.importorskip("torch")
 tf = pytest.importorskip("tensorflow")
@@ -49,16 +49,7 @@ torch_oracle = _load("_torch_oracle")
 #: The longest horizon drawn (Keras: ~1 ms an eager call).
 MAX_N = 160
 #: The torch schedulers translate writes for Keras.
-NAMES = (
-    "StepLR",
-    "MultiStepLR",
-    "ExponentialLR",
-    "CosineAnnealingLR",
-    "CosineAnnealingWarmRestarts",
-    "LinearLR",
-    "ConstantLR",
-    "PolynomialLR",
-)
+NAMES = tuple(keras_target.BUILTINS)
 
 
 def _keras_bound(result: Translation, values: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -36,6 +36,7 @@ form with ``keras.ops``, exists for ``CosineAnnealingLR``):
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -57,7 +58,7 @@ from refimpl.translate.targets import (
     run_code,
 )
 
-__all__ = ["translate"]
+__all__ = ["BUILTINS", "NOT_TRANSLATED", "translate"]
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,8 @@ def _polynomial(a: dict[str, Any], lr: str) -> _Plan:
     )
 
 
-_BUILTINS = {
+#: The torch schedulers with a Keras built-in, by class name.
+BUILTINS: dict[str, Callable[[dict[str, Any], str], _Plan | str]] = {
     "StepLR": _step,
     "MultiStepLR": _multi_step,
     "ExponentialLR": _exponential,
@@ -346,7 +348,8 @@ _BUILTINS = {
     "PolynomialLR": _polynomial,
 }
 
-_NOT_TRANSLATED = {
+#: The torch schedulers translate refuses, and why.
+NOT_TRANSLATED = {
     "LambdaLR": "its factor is your Python function, which translate cannot write as Keras code",
     "MultiplicativeLR": (
         "its factor is your Python function, which translate cannot write as Keras code"
@@ -402,9 +405,9 @@ def _port_side(name: str, kwargs: dict[str, Any]) -> Side:
 
 def _port(name: str, a: dict[str, Any], lr: str) -> _Plan | str:
     if name != "CosineAnnealingLR":
-        if name in _BUILTINS:
+        if name in BUILTINS:
             return f"its built-in computes torch's formula; there is no other port of {name}"
-        return _NOT_TRANSLATED.get(name, f"translate does not know {name}")
+        return NOT_TRANSLATED.get(name, f"translate does not know {name}")
     return _Plan(
         "exact port",
         "TorchCosineAnnealingLR",
@@ -431,11 +434,11 @@ def translate(source: Source, n: int, use: str) -> Target:
     name = type(scheduler).__name__
     arguments = scheduler.get_config()
     lr = literal(arguments["lr"])
-    if name in _BUILTINS:
-        made = _BUILTINS[name](arguments, lr)
+    if name in BUILTINS:
+        made = BUILTINS[name](arguments, lr)
         builtin: Candidate | str = made if isinstance(made, str) else _candidate(source, made)
     else:
-        builtin = _NOT_TRANSLATED.get(name, f"translate does not know {name}")
+        builtin = NOT_TRANSLATED.get(name, f"translate does not know {name}")
     port_plan = _port(name, arguments, lr)
     port = port_plan if isinstance(port_plan, str) else _candidate(source, port_plan)
     target = choose("keras", f"torch's {name}", builtin, port, use, n)

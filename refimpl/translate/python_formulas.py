@@ -38,7 +38,7 @@ import numpy as np
 
 from refimpl.schedules import LearningRateSchedule
 
-__all__ = ["PythonRate", "label", "literal", "python_rate"]
+__all__ = ["PythonRate", "label", "literal", "milestones_of", "python_rate"]
 
 
 def literal(value: Any) -> str:

@@ -41,6 +41,7 @@ epoch 0 included)                                ``lr=lr0 / c``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,7 +51,7 @@ from refimpl.schedules import PiecewiseConstantDecay
 from refimpl.torch.lr_scheduler import SCHEDULERS
 from refimpl.translate.differences import Side, Structural
 from refimpl.translate.python_formulas import literal, milestones_of, python_rate
-from refimpl.translate.sources import Source
+from refimpl.translate.sources import EpochFactor, Source
 from refimpl.translate.targets import (
     Candidate,
     Target,
@@ -61,7 +62,7 @@ from refimpl.translate.targets import (
     run_code,
 )
 
-__all__ = ["translate"]
+__all__ = ["BUILTINS", "translate"]
 
 #: Schedulers whose rate is computed from the base rate at every step (no recursion).
 _NOT_RECURSIVE = frozenset({"LambdaLR", "CosineAnnealingWarmRestarts", "OneCycleLR"})
@@ -435,7 +436,8 @@ def _restarts(s: Any) -> _Plan | str:
     )
 
 
-_BUILTINS = {
+#: The Keras schedules with a torch built-in (when its conditions hold), by class name.
+BUILTINS: dict[str, Callable[[Any], _Plan | str]] = {
     "ExponentialDecay": _exponential,
     "NaturalExpDecay": _exponential,
     "PiecewiseConstantDecay": _piecewise,
@@ -445,14 +447,19 @@ _BUILTINS = {
 }
 
 
+def _epoch(source: Source) -> tuple[EpochFactor, int, str]:
+    """An epoch source's factor, steps per epoch and operator (``/`` or ``*``)."""
+    factor, per_epoch = source.epoch_factor, source.steps_per_epoch
+    if factor is None or per_epoch is None:  # pragma: no cover -- as_source sets both
+        raise ValueError(f"{source.label}: an epoch source needs its factor and epoch length")
+    return factor, per_epoch, "/" if factor.divide else "*"
+
+
 def _builtin(source: Source) -> _Plan | str:
     if source.kind == "constant":
         return _constant(source)
     if source.kind == "epoch":
-        factor, per_epoch = source.epoch_factor, source.steps_per_epoch
-        assert factor is not None
-        assert per_epoch is not None
-        op = "/" if factor.divide else "*"
+        factor, per_epoch, op = _epoch(source)
         return _Plan(
             "built-in",
             "StepLR",
@@ -467,9 +474,9 @@ def _builtin(source: Source) -> _Plan | str:
         )
     assert source.schedule is not None
     name = type(source.schedule).__name__
-    if name not in _BUILTINS:
+    if name not in BUILTINS:
         return f"torch has no scheduler computing {name}"
-    return _BUILTINS[name](source.schedule)
+    return BUILTINS[name](source.schedule)
 
 
 def _constant(source: Source) -> _Plan:
@@ -502,10 +509,7 @@ def _port(source: Source, n: int, why_no_builtin: str | None) -> _Plan | str:
     if source.kind == "constant":
         return _constant(source)
     if source.kind == "epoch":
-        factor, per_epoch = source.epoch_factor, source.steps_per_epoch
-        assert factor is not None
-        assert per_epoch is not None
-        op = "/" if factor.divide else "*"
+        factor, per_epoch, op = _epoch(source)
         lr0 = literal(source.learning_rate)
         prelude = "\n".join(
             [

@@ -183,14 +183,17 @@ def _sources(name: str | None, options: Sequence[str], from_config: str | None) 
     )
 
 
-def _check_target(to: str | None) -> str:
+def _check_target(to: str | None, flag: str = "--to", known: Sequence[str] = tuple(TARGETS)) -> str:
+    """``to`` if translate writes it; a one-line error naming ``flag`` otherwise."""
     if to is None:
-        raise CommandError(f"--to is required: {' or '.join(TARGETS)}")
+        raise CommandError(f"{flag} is required: {' or '.join(known)}")
     if to in PLANNED:
-        raise CommandError(f"--to {to} is not supported yet: {PLANNED[to]}")
-    if to not in TARGETS:
-        known = ", ".join([*TARGETS, *(f"{p} (planned)" for p in PLANNED)])
-        raise CommandError(f"--to must be one of {known}. Received: {to!r}")
+        raise CommandError(f"{flag} {to} is not supported yet: {PLANNED[to]}")
+    if to not in known:
+        planned = ", ".join(PLANNED)
+        raise CommandError(
+            f"{flag} must be one of {', '.join(known)} ({planned}: planned). Received: {to!r}"
+        )
     return to
 
 
@@ -198,7 +201,7 @@ def explain_in_framework(subjects: Sequence[Any], shape: Any, framework: str) ->
     """``lr-refimpl explain ... --framework torch``: the run's configurations as torch
     code with their difference tables over the run (``shape``: ``total_steps``,
     ``steps_per_epoch`` and ``describe()``)."""
-    _check_target(framework)
+    _check_target(framework, "--framework", ("keras", "torch"))
     try:
         text = framework_text(
             subjects, framework, steps=shape.total_steps, steps_per_epoch=shape.steps_per_epoch

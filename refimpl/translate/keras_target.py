@@ -239,7 +239,7 @@ _ALPHA = "alpha = eta_min / lr: Keras's alpha is a fraction of the rate, torch's
 
 
 def _cosine(a: dict[str, Any], lr: str) -> _Plan | str:
-    if float(eval(lr)) == 0:
+    if float(a["lr"]) == 0:
         return "CosineDecay's alpha is a fraction of the rate, and the rate is 0"
     return _Plan(
         "built-in",
@@ -258,7 +258,7 @@ def _cosine(a: dict[str, Any], lr: str) -> _Plan | str:
 
 
 def _restarts(a: dict[str, Any], lr: str) -> _Plan | str:
-    if float(eval(lr)) == 0:
+    if float(a["lr"]) == 0:
         return "CosineDecayRestarts's alpha is a fraction of the rate, and the rate is 0"
     return _Plan(
         "built-in",

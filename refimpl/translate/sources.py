@@ -100,7 +100,12 @@ class Source:
 
     @property
     def name(self) -> str:
-        """The class (or kind) the source is, for titles: ``PiecewiseConstantDecay``."""
+        """The class (or kind) the source is, for titles: ``PiecewiseConstantDecay``,
+        ``LearningRateScheduler``, ``constant rate``."""
+        if self.kind == "epoch":
+            return "LearningRateScheduler"
+        if self.kind == "constant":
+            return "constant rate"
         return self.label.split("(", 1)[0]
 
 

@@ -6,10 +6,11 @@ public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses
 ``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``; inside it
 ``engine``, ``im2col``, ``winograd``, ``workspace``, ``weights_file``, ``progbar``), the
 schedules' machinery (``namespace``, ``modes``, ``kernels``), the tooling (``cli``,
-``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``), and PyTorch's
-schedulers in NumPy (``torch``: :mod:`refimpl.torch.lr_scheduler`) -- is imported lazily
-on first attribute access, so ``import refimpl as keras`` runs the lesson's code
-unchanged and ``refimpl.metrics`` works without an explicit ``import refimpl.metrics``.
+``comparison``, ``keras_config``, ``lesson``, ``plotting``, ``report``, ``testing``,
+``translate``), and PyTorch's schedulers in NumPy (``torch``:
+:mod:`refimpl.torch.lr_scheduler`) -- is imported lazily on first attribute access, so
+``import refimpl as keras`` runs the lesson's code unchanged and ``refimpl.metrics``
+works without an explicit ``import refimpl.metrics``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "engine",
     "exceptions",
     "im2col",
+    "keras_config",
     "kernels",
     "layers",
     "lesson",
@@ -46,6 +48,7 @@ __all__ = [
     "progbar",
     "report",
     "schedules",
+    "translate",
     "utils",
     "weights_file",
     "winograd",

@@ -22,6 +22,7 @@ SUBCOMMANDS = (
     "refimpl.cli.explain",
     "refimpl.cli.plot",
     "refimpl.cli.table",
+    "refimpl.cli.translate",
     "refimpl.cli.parity",
     "refimpl.cli.demo",
 )

@@ -648,6 +648,13 @@ def add_parser(sub: Any) -> None:
         metavar="EXPR",
         help='LearningRateScheduler only: the function of epoch and lr, e.g. "lr / 3"',
     )
+    p.add_argument(
+        "--framework",
+        default="keras",
+        metavar="NAME",
+        help="keras (default); torch: the configurations as torch code, with the steps "
+        "where torch and Keras differ (lr-refimpl translate)",
+    )
     p.set_defaults(run=run, takes_schedule_options=True)
 
 
@@ -726,6 +733,10 @@ def run(args: argparse.Namespace) -> int:
     """Print the run's shape and each subject's explanation."""
     shape = RunShape(args.samples, args.batch_size, args.epochs)
     subjects = resolve_subjects(args.name, list(args.options), args.from_config, args.function)
+    if args.framework != "keras":  # lr-refimpl translate's view of the same subjects
+        from refimpl.cli.translate import explain_in_framework
+
+        return explain_in_framework(subjects, shape, args.framework)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScheduleWarning)
         texts = [explain_text(s, shape) for s in subjects]

@@ -96,7 +96,7 @@ def _check_step(step: Any) -> Any:
     return arr
 
 
-_MEMO_KEYS = frozenset({"_memo", "_last_step"})
+_MEMO_KEYS = frozenset({"_memo", "_last_step", "_traced"})
 _IMMUTABLE = (int, float, bool, str, type(None), np.generic)
 
 
@@ -366,12 +366,24 @@ class LearningRateSchedule:
         return tracer.finish(tracer.cast(rate, np.float32))
 
     def _applied(self, step: Any, mode: str) -> np.ndarray:
-        """The float32 rate the optimizer applies at the integer ``step``(s) in ``mode``."""
+        """The float32 rate the optimizer applies at the integer ``step``(s) in ``mode``.
+
+        The traced graph is kept with a snapshot of the attributes (as the memo of
+        consecutive steps is) and traced again when any attribute changes: a training
+        loop calls the schedule once per step."""
         steps = _integer_steps(step, mode)
         self._warn_about_steps(steps)
         from refimpl.modes.trace import run
 
-        return run(self.trace(mode), steps)
+        cache = self.__dict__.get("_traced", {})
+        hit = cache.get(mode)
+        if hit is not None and hit[0] is not None and _same(self, hit[0]):
+            graph = hit[1]
+        else:
+            state = _snapshot(self)
+            graph = self.trace(mode)
+            self.__dict__["_traced"] = {**cache, mode: (state, graph)}
+        return run(graph, steps)
 
     # --- the memo of consecutive scalar steps ------------------------------------------
     def _memo_block(self, start: int) -> np.ndarray | None:

@@ -73,8 +73,10 @@ __all__ = ["cos", "exp", "exp2", "log", "pow"]
 
 _Fma = Callable[[Any, Any, Any], Any]
 
-#: Elements per block: the float64 temporaries of a block stay in the L2 cache.
-_BLOCK = 1 << 14
+#: Elements per block: large enough to spread the exact pass's per-call cost over many
+#: elements, small enough for the float64 temporaries to stay in cache (measured: 2**16
+#: beats 2**14 by 1.1 to 1.6x in CPU time, 2**17 is slower for log and pow).
+_BLOCK = 1 << 16
 
 
 def _f64(value: float | str) -> np.ndarray:
@@ -367,7 +369,7 @@ def exp2(x: npt.ArrayLike) -> Any:
     ``specialcase``: ``2 * (s + s*tmp)`` with ``s = scale / 2`` for k > 0, exp's careful
     rounding into the subnormals for k < 0.  Special cases: ``|x| < 2**-54`` gives ``1.0
     + x``; ``x >= 1024`` and ``+inf`` inf, ``x <= -1075`` and ``-inf`` 0; NaN comes back
-    quiet.  glibc documents 0.507 ulp (0.511 without fma).
+    quiet.  glibc documents 0.511 ulp without fma (0.507 with).
 
     >>> exp2(0.5)
     np.float64(1.4142135623730951)

@@ -67,6 +67,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl.kernels import _glibc64_data as data
+from refimpl.kernels._arrays import blockwise, checked
 from refimpl.kernels.fma import fma_unscaled as _fused
 
 __all__ = ["cos", "exp", "exp2", "log", "pow"]
@@ -95,25 +96,13 @@ def _plain(a: Any, b: Any, c: Any) -> Any:
 
 def _float64(value: npt.ArrayLike, function: str, name: str) -> np.ndarray:
     """``value`` as a native float64 array, or a ValueError naming the argument."""
-    array = np.asarray(value)
-    if array.dtype.kind != "f" or array.dtype.itemsize != 8:
-        raise ValueError(
-            f"{function}: {name} must be float64 (a float, an np.float64 or a float64 "
-            f"array), got {value!r} of dtype {array.dtype}"
-        )
-    return array.astype(np.float64, copy=False)  # native byte order
+    return checked(value, np.float64, function, name)
 
 
 def _blockwise(kernel: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
     """``kernel`` (elementwise, float64 out) of the equally long 1-d ``arrays``, block by
     block."""
-    size = arrays[0].size
-    if size <= _BLOCK:
-        return kernel(*arrays)
-    out = np.empty(size, np.float64)
-    for lo in range(0, size, _BLOCK):
-        out[lo : lo + _BLOCK] = kernel(*(a[lo : lo + _BLOCK] for a in arrays))
-    return out
+    return blockwise(kernel, *arrays, block=_BLOCK, dtype=np.float64)
 
 
 def _top12(x: np.ndarray) -> np.ndarray:
@@ -526,13 +515,7 @@ def _log_flat(x: np.ndarray) -> np.ndarray:
 
 def _log_main(ix: np.ndarray) -> np.ndarray:
     """log of the (normalised) bits ``ix`` outside the near-1 interval."""
-    hi, y, bound = _log_core(ix, _plain)
-    out, uncertain = _sum_within(hi, y, bound * _LOG_ERROR)
-    if np.count_nonzero(uncertain):
-        redo = np.flatnonzero(uncertain)
-        hi, y, _ = _log_core(ix[redo], _fused)
-        out[redo] = hi + y
-    return out
+    return _certified_sum(_log_core, _LOG_ERROR, ix)
 
 
 #: The fast pass's |y - glibc's y| is below _LOG_ERROR times the magnitudes that bound its
@@ -540,6 +523,21 @@ def _log_main(ix: np.ndarray) -> np.ndarray:
 #: |r**3|/2): at most 4 * 2**-53 times those by a worst-case count of the unfused
 #: roundings and their flips, at most 2.6 * 2**-53 measured on 10**6 inputs per path.
 _LOG_ERROR = _f64(2.0**-50)
+
+
+def _certified_sum(
+    kernel: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]], error: Any, *args: np.ndarray
+) -> np.ndarray:
+    """``base + cor`` rounded, for ``base, cor, bound = kernel(*args, fma)``: from the fast
+    pass (``fma`` unfused) where its ``cor``, known to ``error * bound``, gives a certain
+    result; from the exact pass elsewhere."""
+    base, cor, bound = kernel(*args, _plain)
+    out, uncertain = _sum_within(base, cor, bound * error)
+    if np.count_nonzero(uncertain):
+        redo = np.flatnonzero(uncertain)
+        base, cor, _ = kernel(*(a[redo] for a in args), _fused)
+        out[redo] = base + cor
+    return out
 
 
 def _sum_within(a: np.ndarray, b: np.ndarray, error: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -573,12 +571,7 @@ def _log_core(ix: np.ndarray, fma_: _Fma) -> tuple[np.ndarray, np.ndarray, np.nd
 
 def _log_near_one(x: np.ndarray) -> np.ndarray:
     """log of ``x`` in [1 - 2**-4, 1 + 0x1.09p-4): e_log.c's polynomial in ``r = x - 1``."""
-    hi, y, bound = _log_near_one_core(x, _plain)
-    out, uncertain = _sum_within(hi, y, bound * _LOG_ERROR)
-    if np.count_nonzero(uncertain):
-        redo = np.flatnonzero(uncertain)
-        hi, y, _ = _log_near_one_core(x[redo], _fused)
-        out[redo] = hi + y
+    out = _certified_sum(_log_near_one_core, _LOG_ERROR, x)
     out[x == _ONE] = 0.0
     return out
 
@@ -980,12 +973,7 @@ def _sincos(a: np.ndarray, da: np.ndarray, n: np.ndarray) -> np.ndarray:
     for where, kernel in ((odd, _do_cos), (~odd & ~taylor, _do_sin), (taylor, _taylor_sin)):
         if np.count_nonzero(where):
             w = np.flatnonzero(where)
-            base, cor, bound = kernel(a[w], da[w], _plain)
-            values, uncertain = _sum_within(base, cor, bound * _COS_ERROR)
-            if np.count_nonzero(uncertain):
-                redo = np.flatnonzero(uncertain)
-                b, c, _ = kernel(a[w[redo]], da[w[redo]], _fused)
-                values[redo] = b + c
+            values = _certified_sum(kernel, _COS_ERROR, a[w], da[w])
             if kernel is _do_sin:
                 values = np.copysign(values, a[w])
             out[w] = values

@@ -8,12 +8,9 @@ for scalars and arrays) runs everywhere.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import platform
-import struct
-import sys
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -26,43 +23,14 @@ from refimpl.kernels import glibc
 from refimpl.kernels.fma import fma
 from refimpl.kernels.glibc import cosf, exp2f, expf, logf, powf
 
-
-def _glibc_fma_reason() -> str | None:
-    """Why this machine's libm is not what the kernels reproduce (None if it is)."""
-    if sys.platform != "linux" or platform.machine() != "x86_64":
-        return f"needs x86_64 Linux, not {sys.platform} {platform.machine()}"
-    libc, version = platform.libc_ver()
-    if libc != "glibc" or not (29 <= int(version.split(".")[1]) <= 42):
-        return f"needs glibc 2.29 to 2.42 (the algorithms reproduced), not {libc} {version}"
-    with open("/proc/cpuinfo") as cpuinfo:
-        flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
-    if not {"fma", "avx2"} <= set(flags):
-        return "the CPU lacks FMA or AVX2: glibc runs its SSE2 builds, not the FMA ones"
-    return None
-
-
-REASON = _glibc_fma_reason()
+_spec = importlib.util.spec_from_file_location("_libm", Path(__file__).with_name("_libm.py"))
+assert _spec is not None
+assert _spec.loader is not None
+_libm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_libm)
+libm, neighbours, assert_same_bits = _libm.libm, _libm.neighbours, _libm.assert_same_bits
+REASON = _libm.glibc_fma_reason(29, 42)
 needs_glibc = pytest.mark.skipif(REASON is not None, reason=str(REASON))
-LIBM = ctypes.CDLL(ctypes.util.find_library("m")) if REASON is None else None
-
-
-class _Float(ctypes.c_float):
-    """A float argument and result passed as raw bits (a ctypes subclass is not
-    converted to a Python float: signalling NaNs and payloads survive)."""
-
-
-def libm(name: str, *args: np.ndarray) -> np.ndarray:
-    """The C library's ``name`` of float32 arrays (broadcast), elementwise, as float32."""
-    assert LIBM is not None
-    function = getattr(LIBM, name)
-    function.argtypes = [_Float] * len(args)
-    function.restype = _Float
-    columns = [a.ravel().view(np.uint32).tolist() for a in np.broadcast_arrays(*args)]
-    raw = [
-        bytes(function(*(_Float.from_buffer_copy(struct.pack("<I", b)) for b in row)))
-        for row in zip(*columns)
-    ]
-    return np.frombuffer(b"".join(raw), np.float32)
 
 
 def f32(*values: float | str) -> np.ndarray:
@@ -72,23 +40,6 @@ def f32(*values: float | str) -> np.ndarray:
 
 def from_bits(*bits: int) -> np.ndarray:
     return np.array(bits, np.uint32).view(np.float32)
-
-
-def neighbours(x: np.ndarray, ulps: int = 2) -> np.ndarray:
-    """``x`` and the float32 up to ``ulps`` steps either side (by the bits, past zero too)."""
-    steps = np.arange(-ulps, ulps + 1, dtype=np.int64)
-    bits = (np.asarray(x, np.float32).view(np.int32).astype(np.int64)[:, None] + steps).ravel()
-    return bits.astype(np.uint32).view(np.float32)
-
-
-def assert_same_bits(got: np.ndarray, want: np.ndarray, *inputs: np.ndarray) -> None:
-    bad = np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
-    shown = [
-        (*(float(np.ravel(np.broadcast_to(a, got.shape))[i]).hex() for a in inputs),
-         float(got[i]).hex(), float(want[i]).hex())
-        for i in bad[:5]
-    ]  # fmt: skip
-    assert bad.size == 0, f"{bad.size} of {got.size} differ (inputs, got, want): {shown}"
 
 
 # --- inputs ---------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from refimpl.kernels._arrays import blockwise, checked
 from refimpl.kernels.fma import fma
 
 __all__ = ["cosf", "exp2f", "expf", "logf", "powf"]
@@ -105,25 +106,13 @@ _ZERO_F32 = np.array(0, np.float32)
 
 def _float32(value: npt.ArrayLike, function: str, name: str) -> np.ndarray:
     """``value`` as a native float32 array, or a ValueError naming the argument."""
-    array = np.asarray(value)
-    if array.dtype.kind != "f" or array.dtype.itemsize != 4:
-        raise ValueError(
-            f"{function}: {name} must be float32 (an np.float32 or a float32 array), got "
-            f"{value!r} of dtype {array.dtype}"
-        )
-    return array.astype(np.float32, copy=False)  # native byte order
+    return checked(value, np.float32, function, name)
 
 
 def _blockwise(kernel: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
     """``kernel`` (elementwise, float32 out) of the equally long 1-d ``arrays``, block by
     block."""
-    size = arrays[0].size
-    if size <= _BLOCK:
-        return kernel(*arrays)
-    out = np.empty(size, np.float32)
-    for lo in range(0, size, _BLOCK):
-        out[lo : lo + _BLOCK] = kernel(*(a[lo : lo + _BLOCK] for a in arrays))
-    return out
+    return blockwise(kernel, *arrays, block=_BLOCK, dtype=np.float32)
 
 
 def _quiet(bits: np.ndarray) -> np.ndarray:
@@ -245,17 +234,25 @@ def expf(x: npt.ArrayLike) -> Any:
 
 
 def _expf_flat(a: np.ndarray) -> np.ndarray:
+    return _exp_like_flat(a, _EXPF_SPECIAL, _EXPF_FLOWS, _expf_double)
+
+
+def _exp_like_flat(
+    a: np.ndarray, special: np.ndarray, flows: tuple[Any, Any, Any], double: Callable[..., Any]
+) -> np.ndarray:
+    """expf or exp2f of ``a``: the special cases where glibc's top12 test sends ``x`` (at
+    least ``special``), then ``double(xd, fma)``, glibc's double before the rounding."""
     bits = a.view(np.uint32)
     done = None
-    if np.count_nonzero((bits & _u32(0x7FF00000)) >= _EXPF_SPECIAL):  # glibc's top12 test
-        done, values = _exp_special(a, bits, _EXPF_FLOWS)
+    if np.count_nonzero((bits & _u32(0x7FF00000)) >= special):  # glibc's top12 test
+        done, values = _exp_special(a, bits, flows)
         if done is not None:
             if np.count_nonzero(done) == a.size:
                 return values
             a = np.where(done, _ZERO_F32, a)  # no arithmetic on a signalling NaN
     xd = a.astype(np.float64)
-    y = _expf_double(xd, _plain)
-    out = _to_float32(y, lambda i: _expf_double(xd[i], fma), tiny_results=True)
+    y = double(xd, _plain)
+    out = _to_float32(y, lambda i: double(xd[i], fma), tiny_results=True)
     if done is not None:
         np.copyto(out, values, where=done)
     return out
@@ -314,6 +311,7 @@ _EXP2F_C0, _EXP2F_C1, _EXP2F_C2 = (
 #: e_exp2f.c, on the bits of x: |x| >= 128 (``top12(128.0f)``), and the thresholds of
 #: overflow (any x > 0 there), underflow to 0 (x <= -150) and to 2**-149 (x < -149).
 _EXP2F_SPECIAL = _u32(0x43000000)
+_U64_ZERO = _u64(0)
 _EXP2F_FLOWS = (
     _u32(0x42FFFFFF),
     _u32(int(np.float32(-150).view(np.uint32)) - 1),
@@ -357,20 +355,9 @@ def exp2f(x: npt.ArrayLike) -> Any:
 
 
 def _exp2f_flat(a: np.ndarray) -> np.ndarray:
-    bits = a.view(np.uint32)
-    done = None
-    if np.count_nonzero((bits & _u32(0x7FF00000)) >= _EXP2F_SPECIAL):  # glibc's top12 test
-        done, values = _exp_special(a, bits, _EXP2F_FLOWS)
-        if done is not None:
-            if np.count_nonzero(done) == a.size:
-                return values
-            a = np.where(done, _ZERO_F32, a)  # no arithmetic on a signalling NaN
-    xd = a.astype(np.float64)
-    y = _exp2f_double(xd, _u64(0), _plain)[0]
-    out = _to_float32(y, lambda i: _exp2f_double(xd[i], _u64(0), fma)[0], tiny_results=True)
-    if done is not None:
-        np.copyto(out, values, where=done)
-    return out
+    return _exp_like_flat(
+        a, _EXP2F_SPECIAL, _EXP2F_FLOWS, lambda xd, fma_: _exp2f_double(xd, _U64_ZERO, fma_)[0]
+    )
 
 
 def _exp2f_double(xd: np.ndarray, sign_bias: Any, fma_: _Fma) -> tuple[np.ndarray, np.ndarray]:

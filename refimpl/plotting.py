@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from refimpl.report import atomic_write_bytes
+from refimpl._atomic import atomic_write_bytes
 
 __all__ = [
     "BACKEND_STYLES",

@@ -4,10 +4,10 @@
 (also importable as :mod:`refimpl.optimizers.schedules`, as in Keras); every other
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
 ``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``) and the
-tooling (``cli``, ``comparison``, ``lesson``, ``plotting``, ``report``, ``testing``) --
-is imported lazily on first attribute access, so ``import refimpl as keras`` runs the
-lesson's code unchanged and ``refimpl.metrics`` works without an explicit
-``import refimpl.metrics``.
+tooling (``cli``, ``comparison``, ``keras_config``, ``lesson``, ``plotting``, ``report``,
+``testing``) -- is imported lazily on first attribute access, so ``import refimpl as
+keras`` runs the lesson's code unchanged and ``refimpl.metrics`` works without an
+explicit ``import refimpl.metrics``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "comparison",
     "datasets",
     "exceptions",
+    "keras_config",
     "layers",
     "lesson",
     "losses",

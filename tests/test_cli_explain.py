@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from refimpl.cli import main
-from refimpl.cli.explain import RunShape, Subject, epoch_function_from_text, findings
+from refimpl.cli.explain import findings
+from refimpl.cli.subjects import RunShape, Subject
 from refimpl.schedules import CosineDecay, PiecewiseConstantDecay, PolynomialDecay
 
 LESSON_RUN = RunShape(60_000, 64, 5)
@@ -84,16 +85,6 @@ def test_integer_rate_warning_is_reported(capsys: pytest.CaptureFixture[str]) ->
         "--decay-rate", "0.96",
     )  # fmt: skip
     assert "warning: Argument `initial_learning_rate` is an integer" in out
-
-
-def test_function_text_is_not_eval() -> None:
-    with pytest.raises(ValueError, match="only epoch, lr"):
-        epoch_function_from_text("lr.__class__")
-    with pytest.raises(ValueError, match="not a valid expression"):
-        epoch_function_from_text("lr /")
-    with pytest.raises(ValueError, match="lambda epoch, lr"):
-        epoch_function_from_text("lambda e, l: l")
-    assert epoch_function_from_text("max(lr * 0.5, 1e-4)")(0, 0.001) == 0.0005
 
 
 @pytest.mark.parametrize(

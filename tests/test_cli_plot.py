@@ -44,7 +44,7 @@ def test_plot_from_config(tmp_path: Path) -> None:
         '{"boundaries": [10], "values": [0.1, 0.001]}}'
     )
     out = tmp_path / "p.png"
-    assert main(["plot", "X", "--from-config", str(cfg), "--steps", "0:50", "-o", str(out)]) == 0
+    assert main(["plot", "--from-config", str(cfg), "--steps", "0:50", "-o", str(out)]) == 0
     assert out.stat().st_size > 1000
 
 
@@ -57,7 +57,7 @@ def test_plot_from_config(tmp_path: Path) -> None:
         (["constant", "--steps", "many", "-o", "{tmp}/a.png"], "--steps must be"),
         (["constant", "--steps", "0", "-o", "{tmp}/a.png"], "at least one step"),
         (["lesson", "-o", "{tmp}/a.png"], "plot draws one schedule"),
-        (["X", "--from-config", "{tmp}/missing.json", "-o", "{tmp}/a.png"], "missing.json"),
+        (["--from-config", "{tmp}/missing.json", "-o", "{tmp}/a.png"], "missing.json"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -72,7 +72,5 @@ def test_bad_input_is_one_line_exit_2(
 
 
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["plot", "--help"])
-    assert exc.value.code == 0
+    assert main(["plot", "--help"]) == 0
     assert "--samples 60000" in capsys.readouterr().out

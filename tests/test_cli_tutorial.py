@@ -177,10 +177,16 @@ def test_keras_backend_missing_is_a_clear_error(
 ) -> None:
     import sys
 
+    for name in [m for m in sys.modules if m.startswith(("keras", "keras_adapter"))]:
+        monkeypatch.delitem(sys.modules, name)  # as if never imported (restored afterwards)
     monkeypatch.setitem(sys.modules, "keras", None)  # "import keras" now raises ImportError
     assert _run(tmp_path / "r", "--backend", "keras") == 2
-    err = capsys.readouterr().err
-    assert "pip install 'lr-refimpl[keras]'" in err
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "lr-refimpl: error: lr-refimpl tutorial --backend keras needs the 'keras' extra "
+        "(keras is not installed): pip install 'lr-refimpl[keras]'"
+    ]
+    assert not (tmp_path / "r").exists()
 
 
 def test_schedule_names_and_aliases() -> None:

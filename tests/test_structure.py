@@ -1,14 +1,21 @@
 """The package's structure: dependencies point one way.
 
-No two ``refimpl`` modules import each other, directly or around a loop, counting
-imports inside functions too.
+``refimpl`` is NumPy-only: importing it, or any of its modules, imports neither
+TensorFlow nor ``keras_adapter``, and no ``refimpl`` module imports them (or Keras,
+torch, JAX) in an import statement, even inside a function.  The commands that need
+TensorFlow reach ``keras_adapter`` at run time only through
+:func:`refimpl.cli.common.import_extra`.  And no two ``refimpl`` modules import each
+other, directly or around a loop, counting imports inside functions too.
 """
 
 from __future__ import annotations
 
 import ast
 import importlib.util
+import json
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 
 import refimpl
@@ -28,6 +35,10 @@ KNOWN_CYCLES: list[frozenset[str]] = [
     frozenset({"refimpl.schedules.serialization", "refimpl.schedules.time_based"}),
     frozenset({"refimpl.schedules.serialization", "refimpl.schedules.warmup"}),
 ]
+
+
+#: Top-level packages that only an extra provides.
+FRAMEWORKS = frozenset({"tensorflow", "keras", "tf_keras", "keras_adapter", "torch", "jax"})
 
 
 def _source(module: str) -> Path:
@@ -126,3 +137,62 @@ def test_plotting_and_report_depend_one_way() -> None:
     """report draws with plotting; plotting knows nothing of the report."""
     assert "refimpl.plotting" in {name for name, _ in _imports("refimpl.report")}
     assert not {name for name, _ in _imports("refimpl.plotting")} & {"refimpl.report"}
+
+
+def test_no_refimpl_module_imports_a_framework_or_keras_adapter() -> None:
+    """Statically, in every import statement (also inside functions) and every
+    ``importlib.import_module("...")`` with a constant name."""
+    found = [
+        (m, name, line)
+        for m in MODULES
+        for name, line in _imports(m)
+        if name.split(".")[0] in FRAMEWORKS
+    ]
+    assert not found
+
+
+def test_the_only_way_into_keras_adapter_is_import_extra() -> None:
+    """Besides the import statements (no framework, above), a module is imported by a
+    computed name in three places only: ``refimpl.__getattr__`` (``refimpl.<submodule>``),
+    ``refimpl.cli`` (its subcommands) and :func:`refimpl.cli.common.import_extra`, the
+    documented entry point for what an extra provides."""
+    dynamic: dict[str, list[int]] = {}
+    for module in ["refimpl", *MODULES]:
+        for node in ast.walk(ast.parse(_source(module).read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in ("import_module", "__import__") and not (
+                node.args and isinstance(node.args[0], ast.Constant)
+            ):
+                dynamic.setdefault(module, []).append(node.lineno)
+    assert set(dynamic) == {"refimpl", "refimpl.cli", "refimpl.cli.common"}, dynamic
+    import refimpl.cli
+
+    assert all(name.startswith("refimpl.cli.") for name in refimpl.cli.SUBCOMMANDS)
+    init = ast.parse(_source("refimpl").read_text())
+    prefixes = {
+        node.args[0].values[0].value
+        for node in ast.walk(init)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "import_module"
+        and node.args
+        and isinstance(node.args[0], ast.JoinedStr)
+        and isinstance(node.args[0].values[0], ast.Constant)
+    }
+    assert prefixes == {"refimpl."}
+
+
+def test_importing_every_refimpl_module_imports_no_framework() -> None:
+    """In a fresh interpreter: import each module of refimpl, then look at sys.modules."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not set(json.loads(done.stdout)) & FRAMEWORKS

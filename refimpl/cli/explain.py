@@ -2,11 +2,11 @@
 
 Given the run (``--samples 60000 --batch-size 64 --epochs 5``) and a schedule (a class
 name with its constructor arguments as dashed options, as ``lr-refimpl table`` takes
-them; ``--from-config FILE.json``; one of the lesson's configurations by key, e.g.
-``exponential``; ``lesson`` for all seven; or ``LearningRateScheduler
---initial-learning-rate 0.001 --function "lr / 3"``), it prints the steps per epoch, the
-total steps, the rate at each epoch's first and last step, and a warning for each
-classic trap:
+them, ``NAME --help`` lists them; ``--from-config FILE``, JSON or a ``.keras`` model;
+one of the lesson's configurations by key, e.g. ``exponential``; ``lesson`` for all
+seven; or ``LearningRateScheduler --initial-learning-rate 0.001 --function "lr / 3"``),
+it prints the steps per epoch, the total steps, the rate at each epoch's first and last
+step, and a warning for each classic trap:
 
 * a schedule horizon (``decay_steps`` of PolynomialDecay, CosineDecay, ...) longer
   than the run, so the rate never reaches its end value, or shorter, so the last
@@ -24,105 +24,26 @@ batch 64 make 938 steps an epoch and 4,690 in five epochs (steps 0..4689), not 5
 from __future__ import annotations
 
 import argparse
-import ast
-import math
-import operator
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from refimpl.cli.subjects import (
+    RunShape,
+    Subject,
+    add_subject_arguments,
+    resolve_subjects,
+    show_help,
+)
 from refimpl.exceptions import ScheduleWarning
-from refimpl.lesson import LESSON, LessonConfig, steps_per_epoch
-from refimpl.schedules import LearningRateSchedule
 
-__all__ = [
-    "Finding",
-    "RunShape",
-    "Subject",
-    "add_parser",
-    "epoch_function_from_text",
-    "epoch_table",
-    "explain_text",
-    "findings",
-    "lesson_subjects",
-    "resolve_subjects",
-    "run",
-    "short_repr",
-    "subject_from_lesson",
-]
+__all__ = ["Finding", "add_parser", "epoch_table", "explain_text", "findings", "run"]
 
 #: How far the rate may fall over a run before a warning says later epochs barely learn.
 _STEEP_DROP = 100.0
-
-
-@dataclass(frozen=True)
-class RunShape:
-    """How many optimizer steps a training run has.
-
-    >>> shape = RunShape(60_000, 64, 5)
-    >>> shape.steps_per_epoch, shape.total_steps, shape.last_batch
-    (938, 4690, 32)
-    >>> shape.epoch_edges()[:2]
-    [(1, 0, 937), (2, 938, 1875)]
-    """
-
-    samples: int
-    batch_size: int
-    epochs: int
-
-    def __post_init__(self) -> None:
-        for name in ("samples", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{flag} must be an integer >= 1. Received: {value!r}")
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return steps_per_epoch(self.samples, self.batch_size)
-
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.epochs
-
-    @property
-    def last_batch(self) -> int:
-        """Samples in an epoch's last batch."""
-        return self.samples - (self.steps_per_epoch - 1) * self.batch_size
-
-    def epoch_edges(self) -> list[tuple[int, int, int]]:
-        """``(epoch, first step, last step)`` for every epoch, epochs counted from 1."""
-        spe = self.steps_per_epoch
-        return [(e + 1, e * spe, (e + 1) * spe - 1) for e in range(self.epochs)]
-
-    def epoch_of(self, step: int) -> tuple[int, int]:
-        """``(epoch, step within it)``, both counted from 1, for a 0-based ``step``.
-
-        >>> RunShape(60_000, 64, 5).epoch_of(1001)
-        (2, 64)
-        """
-        return step // self.steps_per_epoch + 1, step % self.steps_per_epoch + 1
-
-    def describe(self) -> str:
-        """One sentence: steps an epoch, the last batch, total steps.
-
-        >>> print(RunShape(60_000, 64, 5).describe())
-        60,000 samples at batch 64: 938 steps an epoch (the last batch has 32 samples); 5 epochs = 4,690 steps (steps 0..4689).
-        """
-        last = (
-            f" (the last batch has {self.last_batch} samples)"
-            if self.last_batch != self.batch_size
-            else ""
-        )
-        epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"
-        return (
-            f"{self.samples:,} samples at batch {self.batch_size}: {self.steps_per_epoch:,} "
-            f"steps an epoch{last}; {epochs} = {self.total_steps:,} steps "
-            f"(steps 0..{self.total_steps - 1})."
-        )
 
 
 @dataclass(frozen=True)
@@ -134,75 +55,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.level}: {self.text}"
-
-
-@dataclass(frozen=True)
-class Subject:
-    """How a run sets its learning rate: a per-step schedule, an epoch function or a constant.
-
-    >>> from refimpl.schedules import ExponentialDecay
-    >>> s = Subject("ExponentialDecay(...)", schedule=ExponentialDecay(0.001, 500, 0.98, True))
-    >>> s.rates(RunShape(1000, 1, 1))[[0, 499, 500]].tolist()
-    [0.0010000000474974513, 0.0010000000474974513, 0.0009800000116229057]
-    """
-
-    label: str
-    formula: str | None = None
-    schedule: LearningRateSchedule | None = None
-    #: A ``LearningRateScheduler`` function ``(epoch, lr) -> lr``.
-    epoch_function: Callable[[int, float], float] | None = None
-    #: The constant rate, or the optimizer's rate before the epoch function first runs.
-    learning_rate: float = 0.001
-    #: The legacy optimizer ``decay=`` (``schedule`` then holds its TimeBasedDecay).
-    optimizer_decay: float = 0.0
-    #: Warnings the schedule's constructor gave (e.g. an integer initial rate).
-    construction_warnings: tuple[str, ...] = field(default=())
-
-    def rates(self, shape: RunShape) -> np.ndarray:
-        """The rate of every update of the run (float64 holding Keras's float32 values)."""
-        steps = np.arange(shape.total_steps, dtype=np.int64)
-        if self.schedule is not None:
-            return np.asarray(self.schedule(steps), dtype=np.float64)
-        if self.epoch_function is not None:
-            per_epoch = self.epoch_rates(shape.epochs)
-            return np.repeat(np.asarray(per_epoch, dtype=np.float64), shape.steps_per_epoch)
-        return np.full(shape.total_steps, float(np.float32(self.learning_rate)))
-
-    def epoch_rates(self, epochs: int) -> list[float]:
-        """The rate ``LearningRateScheduler`` sets at each epoch's beginning (epoch 0 too).
-
-        >>> Subject("", epoch_function=lambda e, lr: lr / 2, learning_rate=1.0).epoch_rates(3)
-        [0.5, 0.25, 0.125]
-        """
-        if self.epoch_function is None:
-            raise ValueError(f"{self.label} has no epoch function")
-        lr, out = float(np.float32(self.learning_rate)), []
-        for epoch in range(epochs):
-            value = self.epoch_function(epoch, lr)
-            lr = float(np.float32(value))
-            if not math.isfinite(lr):
-                raise ValueError(
-                    f"{self.label}: the epoch function returns {value} at epoch {epoch}"
-                )
-            out.append(lr)
-        return out
-
-
-def lesson_subjects() -> dict[str, Subject]:
-    """The lesson's seven configurations as subjects, by key."""
-    return {config.key: subject_from_lesson(config) for config in LESSON}
-
-
-def subject_from_lesson(config: LessonConfig) -> Subject:
-    """A lesson configuration as a :class:`Subject`."""
-    return Subject(
-        label=config.label,
-        formula=config.formula,
-        schedule=config.schedule() if config.schedule is not None else None,
-        epoch_function=config.epoch_function,
-        learning_rate=config.learning_rate,
-        optimizer_decay=config.optimizer_decay,
-    )
 
 
 # -- the traps ---------------------------------------------------------------------------
@@ -501,115 +353,6 @@ def explain_text(subject: Subject, shape: RunShape) -> str:
     return "\n".join(lines)
 
 
-# -- LearningRateScheduler functions from text --------------------------------------------
-
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-}
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "exp": math.exp,
-    "log": math.log,
-    "sqrt": math.sqrt,
-    "floor": math.floor,
-    "ceil": math.ceil,
-    "cos": math.cos,
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "pow": pow,
-}
-
-
-def epoch_function_from_text(text: str) -> Callable[[int, float], float]:
-    """A ``LearningRateScheduler`` function from an expression in ``epoch`` and ``lr``.
-
-    Arithmetic, comparisons, ``a if cond else b``, ``pi`` and the functions exp, log,
-    sqrt, floor, ceil, cos, min, max, abs, pow; a leading ``lambda epoch, lr:`` is
-    allowed.  Nothing else is evaluated.
-
-    >>> f = epoch_function_from_text("lambda epoch, lr: lr / 3")
-    >>> f(0, 0.003)
-    0.001
-    >>> epoch_function_from_text("lr if epoch < 2 else lr * exp(-0.1)")(5, 1.0)
-    0.9048374180359595
-    >>> epoch_function_from_text("__import__('os')")
-    Traceback (most recent call last):
-    ValueError: --function: only epoch, lr, numbers, arithmetic, comparisons, 'if else' and exp, log, sqrt, floor, ceil, cos, min, max, abs, pow are allowed. Received: "__import__('os')"
-    """
-    source = text.strip()
-    if source.startswith("lambda"):
-        head, sep, body = source.partition(":")
-        if not sep or [a.strip() for a in head[len("lambda") :].split(",")] != ["epoch", "lr"]:
-            raise ValueError(f"--function: write `lambda epoch, lr: ...`. Received: {text!r}")
-        source = body
-    allowed = ", ".join(_FUNCTIONS)
-    bad = ValueError(
-        "--function: only epoch, lr, numbers, arithmetic, comparisons, 'if else' and "
-        f'{allowed} are allowed. Received: "{text}"'
-    )
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError:
-        raise ValueError(f"--function: not a valid expression. Received: {text!r}") from None
-
-    def ev(node: ast.AST, env: dict[str, float]) -> Any:
-        if isinstance(node, ast.Expression):
-            return ev(node.body, env)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            if isinstance(node.value, bool):
-                raise bad
-            return node.value
-        if isinstance(node, ast.Name) and node.id in env:
-            return env[node.id]
-        if isinstance(node, ast.Name) and node.id == "pi":
-            return math.pi
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return _BINARY[type(node.op)](ev(node.left, env), ev(node.right, env))
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](ev(node.operand, env))
-        if isinstance(node, ast.IfExp):
-            return ev(node.body, env) if ev(node.test, env) else ev(node.orelse, env)
-        if isinstance(node, ast.Compare) and all(type(o) in _COMPARE for o in node.ops):
-            left = ev(node.left, env)
-            for op, comp in zip(node.ops, node.comparators):
-                right = ev(comp, env)
-                if not _COMPARE[type(op)](left, right):
-                    return False
-                left = right
-            return True
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in _FUNCTIONS
-            and not node.keywords
-        ):
-            return _FUNCTIONS[node.func.id](*(ev(a, env) for a in node.args))
-        raise bad
-
-    ev(tree, {"epoch": 0, "lr": 0.001})  # reject forbidden nodes now, not mid-run
-
-    def function(epoch: int, lr: float) -> float:
-        return float(ev(tree, {"epoch": epoch, "lr": lr}))
-
-    function.__doc__ = f"lambda epoch, lr: {source.strip()}"
-    return function
-
-
 # -- command line ------------------------------------------------------------------------
 
 _EPILOG = """\
@@ -625,116 +368,32 @@ examples:
 
 def add_parser(sub: Any) -> None:
     """Register ``explain``."""
-    keys = ", ".join(c.key for c in LESSON)
     p = sub.add_parser(
         "explain",
         help="a schedule over a real run: steps, the rate at each epoch, the classic traps",
         description=__doc__.replace("``", "") if __doc__ else None,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
-    p.add_argument(
-        "name",
-        metavar="NAME",
-        help=f"a schedule class (e.g. ExponentialDecay), LearningRateScheduler, one of the "
-        f"lesson's configurations ({keys}) or 'lesson' for all seven",
-    )
+    add_subject_arguments(p, lesson=True)
     p.add_argument("--samples", type=int, default=60_000, help="training samples (default 60000)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
-    p.add_argument("--from-config", metavar="FILE.json", help="a serialized schedule")
-    p.add_argument(
-        "--function",
-        metavar="EXPR",
-        help='LearningRateScheduler only: the function of epoch and lr, e.g. "lr / 3"',
-    )
-    p.set_defaults(run=run, takes_schedule_options=True)
-
-
-def _scheduler_subject(options: list[str], function: str | None) -> Subject:
-    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False, allow_abbrev=False)
-    parser.add_argument("--initial-learning-rate", type=float, default=0.001)
-    try:
-        parsed, unknown = parser.parse_known_args(options)
-    except argparse.ArgumentError as exc:
-        raise ValueError(f"LearningRateScheduler: {exc}") from None
-    if unknown:
-        raise ValueError(
-            f"LearningRateScheduler has no option {' '.join(unknown)}; its options are "
-            "--initial-learning-rate and --function"
-        )
-    if function is None:
-        raise ValueError('LearningRateScheduler needs --function, e.g. --function "lr / 3"')
-    fn = epoch_function_from_text(function)
-    lr = parsed.initial_learning_rate
-    return Subject(
-        label=f"SGD({_g(lr)}) + LearningRateScheduler({fn.__doc__})",
-        formula="lr = f(epoch, lr), set at the beginning of every epoch (epoch 0 included)",
-        epoch_function=fn,
-        learning_rate=lr,
-    )
-
-
-def resolve_subjects(
-    name: str, options: list[str], from_config: str | None, function: str | None
-) -> list[Subject]:
-    """The subjects NAME (and its options) stand for; see ``lr-refimpl explain --help``."""
-    from refimpl.cli.table import build_schedule
-
-    lesson = lesson_subjects()
-    if from_config is None and (name in lesson or name == "lesson"):
-        if options or function:
-            extra = " ".join(options) if options else "--function"
-            raise ValueError(f"{name} is one of the lesson's configurations: it takes no {extra}")
-        return list(lesson.values()) if name == "lesson" else [lesson[name]]
-    if name == "LearningRateScheduler":
-        return [_scheduler_subject(options, function)]
-    if function is not None:
-        raise ValueError("--function belongs to LearningRateScheduler only")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ScheduleWarning)
-        schedule = build_schedule(name, options, from_config)
-    notes = tuple(str(w.message) for w in caught if issubclass(w.category, ScheduleWarning))
-    return [Subject(label=short_repr(schedule), schedule=schedule, construction_warnings=notes)]
-
-
-def short_repr(schedule: LearningRateSchedule) -> str:
-    """``repr(schedule)`` without arguments left at their defaults (``name=...`` and
-    the like), for titles.
-
-    >>> from refimpl.schedules import PolynomialDecay
-    >>> short_repr(PolynomialDecay(0.003, 5000, 0.001, power=1.5))
-    'PolynomialDecay(initial_learning_rate=0.003, decay_steps=5000, end_learning_rate=0.001, power=1.5)'
-    """
-    import inspect
-
-    params = inspect.signature(type(schedule).__init__).parameters
-    parts = []
-    for key, value in schedule.get_config().items():
-        param = params.get(key)
-        default = inspect.Parameter.empty if param is None else param.default
-        if default is not inspect.Parameter.empty and (default, type(default)) == (
-            value,
-            type(value),
-        ):
-            continue
-        parts.append(f"{key}={value!r}")
-    return f"{type(schedule).__name__}({', '.join(parts)})"
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the run's shape and each subject's explanation."""
+    if args.help:
+        return show_help(args, lesson=True)
     shape = RunShape(args.samples, args.batch_size, args.epochs)
     subjects = resolve_subjects(args.name, list(args.options), args.from_config, args.function)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScheduleWarning)
         texts = [explain_text(s, shape) for s in subjects]
     print(shape.describe())
-    if shape.total_steps != 5000 and (args.samples, args.batch_size, args.epochs) == (
-        60_000,
-        64,
-        5,
-    ):
+    if (args.samples, args.batch_size, args.epochs) == (60_000, 64, 5):
         print("The lesson says ~5,000 steps; the real run has 4,690.")
     for text in texts:
         print()

@@ -24,6 +24,7 @@ batch 64 make 938 steps an epoch and 4,690 in five epochs (steps 0..4689), not 5
 from __future__ import annotations
 
 import argparse
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -88,16 +89,69 @@ def _horizon(
             )
         ]
     if horizon < last:
-        flat = last - horizon
+        flat = shape.total_steps - horizon  # steps horizon..last, both included
         return [
             Finding(
                 "warning",
                 f"the horizon is shorter than the run: {what} = {horizon:,}, so from "
                 f"{_at(shape, horizon)} the rate stays at {end_name} = {_g(end_value)} for the "
-                f"last {flat:,} steps ({100 * flat / shape.total_steps:.0f}% of the run).",
+                f"last {_steps(flat)} ({_share(flat, shape.total_steps)} of the run).",
             )
         ]
     return []
+
+
+def _share(part: int, whole: int) -> str:
+    """``"57%"``; ``"under 1%"`` rather than a misleading ``"0%"``."""
+    percent = 100 * part / whole
+    return "under 1%" if 0 < percent < 0.5 else f"{percent:.0f}%"
+
+
+def _steps(n: int) -> str:
+    """``"1 step"``, ``"4,690 steps"``."""
+    return f"{n:,} step" + ("" if n == 1 else "s")
+
+
+#: Configuration keys that count optimizer steps, and may be mistaken for epochs.
+_STEP_COUNTS = ("decay_steps", "first_decay_steps", "warmup_steps")
+
+
+def _epoch_like(schedule: Any, shape: RunShape) -> list[Finding]:
+    """A step count (or all boundaries) no larger than the number of epochs, in a run
+    whose epochs have several steps: most likely epochs written where steps belong."""
+    spe, epochs = shape.steps_per_epoch, shape.epochs
+    if spe < 2 or epochs < 2:
+        return []
+    cfg = schedule.get_config()
+    out = []
+    for key in _STEP_COUNTS:
+        value = cfg.get(key)
+        if isinstance(value, (int, float)) and 2 <= value <= epochs:
+            out.append(
+                Finding(
+                    "warning",
+                    f"{key} = {value:g} looks like a number of epochs, but schedules count "
+                    f"optimizer steps (batches): with {spe:,} steps an epoch, {value:g} epochs "
+                    f"are {key} = {round(value * spe):,}.",
+                )
+            )
+    bounds = cfg.get("boundaries")
+    if (
+        isinstance(bounds, (list, tuple))
+        and bounds
+        and all(isinstance(b, (int, float)) and 0 <= b <= epochs for b in bounds)
+        and max(bounds) >= 1
+    ):
+        fixed = ", ".join(str(round(b * spe) - 1) for b in bounds)
+        out.append(
+            Finding(
+                "warning",
+                f"boundaries {list(bounds)} look like epochs, but schedules count optimizer "
+                f"steps (batches): to switch at the start of those epochs ({spe:,} steps "
+                f"each) write boundaries = [{fixed}] (the new value starts at boundary + 1).",
+            )
+        )
+    return out
 
 
 def _rises(rates: np.ndarray) -> list[int]:
@@ -280,15 +334,17 @@ def findings(subject: Subject, shape: RunShape, rates: np.ndarray | None = None)
     elif subject.optimizer_decay:
         out += _decay_findings(subject.learning_rate, subject.optimizer_decay, rates)
     elif subject.schedule is not None:
+        out += _epoch_like(subject.schedule, shape)
         out += _schedule_findings(subject.schedule, shape, rates)
     first, final = float(rates[0]), float(rates[-1])
     if first > 0 and final == 0:
         zero = int(np.flatnonzero(rates != 0)[-1]) + 1
+        n = len(rates) - zero
         out.append(
             Finding(
                 "warning",
-                f"the rate is 0 from {_at(shape, zero)} on: the last {len(rates) - zero:,} "
-                "steps do not change the weights at all.",
+                f"the rate is 0 from {_at(shape, zero)} on: the last {_steps(n)} "
+                f"{'does' if n == 1 else 'do'} not change the weights at all.",
             )
         )
     elif first > 0 and final > 0 and first / final >= _STEEP_DROP:
@@ -325,6 +381,30 @@ def epoch_table(shape: RunShape, rates: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+def _change(rates: np.ndarray) -> str:
+    """How the rate at the last step compares with the first, in words.
+
+    >>> _change(np.array([0.0, 0.01, 0.005])), _change(np.array([0.1, 0.05, 0.0]))
+    ('rises from zero', 'falls to zero')
+    >>> _change(np.array([0.1, 0.2, 0.1])), _change(np.array([0.0, 0.1, 0.0]))
+    ('ends where it started, peaking at 0.2 (step 1)', 'starts and ends at zero, peaking at 0.1 (step 1)')
+    """
+    first, final = float(rates[0]), float(rates[-1])
+    if np.all(rates == first):
+        return "constant"
+    if math.isnan(final):
+        return f"NaN from step {int(np.flatnonzero(~np.isnan(rates))[-1]) + 1:,} on"
+    peak = f"peaking at {_g(float(np.nanmax(rates)))} (step {int(np.nanargmax(rates)):,})"
+    if first == 0:
+        return "rises from zero" if final > 0 else f"starts and ends at zero, {peak}"
+    if final == 0:
+        return "falls to zero"
+    if final == first:
+        return f"ends where it started, {peak}"
+    ratio = final / first
+    return f"{1 / ratio:.3g} times lower" if 0 < ratio < 1 else f"{ratio:.3g} times higher"
+
+
 def explain_text(subject: Subject, shape: RunShape) -> str:
     """The full explanation of ``subject`` over ``shape``, as ``lr-refimpl explain`` prints it."""
     rates = subject.rates(shape)
@@ -333,15 +413,7 @@ def explain_text(subject: Subject, shape: RunShape) -> str:
         lines.append(f"  {subject.formula}")
     lines += ["", epoch_table(shape, rates), ""]
     first, final = float(rates[0]), float(rates[-1])
-    change = (
-        "constant"
-        if first == final and np.all(rates == first)
-        else f"{first / final:.3g} times lower"
-        if final and final < first
-        else f"{final / first:.3g} times higher"
-        if first and final > first
-        else "ends at zero"
-    )
+    change = _change(rates)
     lines.append(
         f"Over the run the rate goes from {_g(first)} (step 0) to {_g(final)} "
         f"(step {len(rates) - 1:,}): {change}."

@@ -151,3 +151,26 @@ def test_schedule_warnings_on_the_command_line_show_no_source_line(
         "lr-refimpl: warning: ExponentialDecay was called with a negative step (-1); Keras "
         "evaluates the formula there anyway, which is rarely meaningful."
     ]
+
+
+def test_an_undecodable_argument_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bytes that are not UTF-8 reach Python's argv as lone surrogates."""
+    argv = ["tutorial", "--out", b"report-\xff".decode("utf-8", "surrogateescape")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "lr-refimpl: error: an argument is not valid UTF-8 text: 'report-\\udcff'\n"
+    )
+
+
+def test_every_missing_extra_in_one_message_without_importing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What is missing is found by looking (find_spec), not by importing TensorFlow."""
+    for name in ("tensorflow", "hypothesis"):
+        monkeypatch.setitem(sys.modules, name, None)
+    with pytest.raises(CommandError) as info:
+        import_extra("keras_adapter.parity", "lr-refimpl parity", also=["hypothesis"])
+    assert str(info.value) == (
+        "lr-refimpl parity needs the 'keras' and 'test' extras (tensorflow, hypothesis are "
+        "not installed): pip install 'lr-refimpl[keras,test]'"
+    )

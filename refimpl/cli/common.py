@@ -22,9 +22,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any, NoReturn, TextIO
 
@@ -45,15 +46,12 @@ PROG = "lr-refimpl"
 #: rates are 80 MB, and every command keeps a few arrays of that length.
 MAX_STEPS = 10_000_000
 
-#: The extra that provides each optional top-level module, as ``pip install`` spells it.
-EXTRAS = {
-    "matplotlib": "plot",
-    "tensorflow": "keras",
-    "keras": "keras",
-    "tf_keras": "keras",
-    "keras_adapter": "keras",
-    "hypothesis": "test",
-}
+#: The modules each extra installs that refimpl imports.
+EXTRA_MODULES = {"plot": ("matplotlib",), "keras": ("tensorflow", "keras"), "test": ("hypothesis",)}
+#: The extra that provides each optional top-level module, as ``pip install`` spells it
+#: (``keras_adapter`` is installed with refimpl, but imports what the ``keras`` extra has).
+EXTRAS = {m: extra for extra, modules in EXTRA_MODULES.items() for m in modules}
+EXTRAS |= {"tf_keras": "keras", "keras_adapter": "keras"}
 
 
 class CommandError(ValueError):
@@ -105,9 +103,10 @@ def check_step_count(count: int, what: str) -> None:
         raise CommandError(f"{what} make {count:,} steps; at most {MAX_STEPS:,}")
 
 
-def import_extra(module: str, needed_by: str) -> ModuleType:
-    """Import ``module`` for the command ``needed_by``; when it (or what it needs) is not
-    installed, a :class:`CommandError` naming the extra to install.
+def import_extra(module: str, needed_by: str, *, also: Sequence[str] = ()) -> ModuleType:
+    """Import ``module`` (and check that the modules ``also`` import) for the command
+    ``needed_by``; when any of them, or what it needs, is not installed, one
+    :class:`CommandError` naming every extra to install.
 
     The one lazy entry point from ``refimpl`` into ``keras_adapter``: ``refimpl`` never
     imports it otherwise (a test checks).
@@ -116,18 +115,33 @@ def import_extra(module: str, needed_by: str) -> ModuleType:
     Traceback (most recent call last):
     refimpl.cli.common.CommandError: lr-refimpl plot needs no_such_module_here, which is not installed
     """
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        missing = (exc.name or module).split(".")[0]
-        top = module.split(".")[0]
-        extra = EXTRAS.get(missing, EXTRAS.get(top))
-        if extra is None:
-            raise CommandError(f"{needed_by} needs {missing}, which is not installed") from None
-        raise CommandError(
-            f"{needed_by} needs the '{extra}' extra ({missing} is not installed): "
-            f"pip install 'lr-refimpl[{extra}]'"
-        ) from None
+    # Look for what each module needs first, without importing (TensorFlow takes seconds
+    # and prints to the terminal), so that one message can name every missing extra.
+    missing: dict[str, str | None] = {}  # a missing top-level module: its extra
+    for name in (module, *also):
+        extra = EXTRAS.get(name.split(".")[0])
+        for probe in EXTRA_MODULES.get(extra, ()) if extra else (name.split(".")[0],):
+            if importlib.util.find_spec(probe) is None:
+                missing[probe] = extra
+    if not missing:
+        try:
+            imported = importlib.import_module(module)
+            for name in also:
+                importlib.import_module(name)
+            return imported
+        except ImportError as exc:  # installed, but something it imports is not
+            top = (exc.name or module).split(".")[0]
+            missing[top] = EXTRAS.get(top)
+    names = ", ".join(missing)
+    if None in missing.values():
+        raise CommandError(f"{needed_by} needs {names}, which is not installed")
+    extras = sorted({e for e in missing.values() if e is not None})
+    quoted = " and ".join(f"'{e}'" for e in extras)
+    raise CommandError(
+        f"{needed_by} needs the {quoted} extra{'s' if len(extras) > 1 else ''} ({names} "
+        f"{'is' if len(missing) == 1 else 'are'} not installed): "
+        f"pip install 'lr-refimpl[{','.join(extras)}]'"
+    )
 
 
 @contextlib.contextmanager

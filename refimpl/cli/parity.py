@@ -93,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.seed < 2**63:
         raise CommandError(f"--seed must be an integer from 0 to 2**63 - 1. Received: {args.seed}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import_extra("hypothesis", "lr-refimpl parity")
-    comparison = import_extra("keras_adapter.parity", "lr-refimpl parity")
+    comparison = import_extra("keras_adapter.parity", "lr-refimpl parity", also=["hypothesis"])
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
     start = time.perf_counter()
     rows = comparison.compare(

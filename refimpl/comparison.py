@@ -125,6 +125,11 @@ def tolerance(name: str, config: dict[str, Any], dtype: Any) -> tuple[int, Calla
         # lr * ((1 - alpha) * (0.5 * m_fac * (1 + cos(pi * f'))) + alpha), where
         # m_fac = m_mul ** i is one ulp of pow apart too.
         t, m = float(config.get("t_mul", 2.0)), float(config.get("m_mul", 1.0))
+        if not t > 0:
+            raise ValueError(
+                "tolerance: CosineDecayRestarts with t_mul <= 0 (or NaN) has no documented "
+                f"bound: Keras computes NaN or nonsense there. Received: t_mul={t!r}"
+            )
         a, first = float(config.get("alpha", 0.0)), float(config["first_decay_steps"])
 
         def restarts(s: Any) -> Any:

@@ -74,3 +74,26 @@ def test_bad_input_is_one_line_exit_2(
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plot", "--help"]) == 0
     assert "--samples 60000" in capsys.readouterr().out
+
+
+def test_rates_that_overflow_are_left_out_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2.0 * 2 ** step overflows float32 at step 127: inf from there on."""
+    out = tmp_path / "up.png"
+    argv = ["plot", "ExponentialDecay", "--initial-learning-rate", "2.0", "--decay-steps", "1"]
+    assert main([*argv, "--decay-rate", "2", "--steps", "200", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "the rate is inf or NaN at 73 of the steps, the first 127" in printed
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nothing_finite_to_draw_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["plot", "ExponentialDecay", "--initial-learning-rate", "inf", "--decay-steps", "1"]
+    assert main([*argv, "--decay-rate", "0.5", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("lr-refimpl: warning: Argument `initial_learning_rate` is infinite")
+    assert err[-1].endswith("the rate is not finite at any step: nothing to draw")
+    assert not list(tmp_path.iterdir())

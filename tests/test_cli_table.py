@@ -72,3 +72,11 @@ def test_steps_that_name_no_step_are_refused(
     assert main([*ARGV, "--decay-rate", "0.5", "--steps", steps]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [f"lr-refimpl: error: --steps names no step. Received: {steps!r}"]
+
+
+def test_no_bound_is_claimed_where_there_is_none(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["table", "CosineDecayRestarts", "--initial-learning-rate", "0.1"]
+    assert main([*argv, "--first-decay-steps", "10", "--t-mul", "0", "--steps", "0,5"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "has no documented bound" in last
+    assert "within" not in last

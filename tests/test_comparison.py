@@ -105,3 +105,13 @@ def test_tolerance_refuses_a_dtype_that_is_not_floating(
 ) -> None:
     with pytest.raises(error, match=match):
         comparison.tolerance("ExponentialDecay", {"initial_learning_rate": 0.1}, dtype)
+
+
+def test_tolerance_refuses_a_configuration_without_a_bound() -> None:
+    """t_mul <= 0: Keras computes NaN or nonsense (refimpl warns); no bound to give."""
+    with pytest.raises(ValueError, match="t_mul <= 0"):
+        comparison.tolerance(
+            "CosineDecayRestarts",
+            {"initial_learning_rate": 0.1, "first_decay_steps": 1, "t_mul": 0.0},
+            "float32",
+        )

@@ -101,6 +101,13 @@ def _horizon(
     return []
 
 
+def _step_count(value: Any) -> float | None:
+    """A hyperparameter that counts steps, as a float; None when it is not finite (the
+    schedule's constructor warned about it)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def _share(part: int, whole: int) -> str:
     """``"57%"``; ``"under 1%"`` rather than a misleading ``"0%"``."""
     percent = 100 * part / whole
@@ -161,9 +168,11 @@ def _rises(rates: np.ndarray) -> list[int]:
     return [int(s) for s in up if down_seen[s - 1]]
 
 
-def _list(steps: Sequence[int], limit: int = 8) -> str:
+def _list(steps: Sequence[int], limit: int = 8, total: int | None = None) -> str:
+    """The first ``limit`` of ``steps`` and how many more (of ``total``, if given)."""
     shown = ", ".join(f"{s:,}" for s in steps[:limit])
-    return shown + (f" and {len(steps) - limit} more" if len(steps) > limit else "")
+    more = (len(steps) if total is None else total) - min(len(steps), limit)
+    return shown + (f" and {more:,} more" if more > 0 else "")
 
 
 def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> list[Finding]:
@@ -190,12 +199,16 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
             )
     elif name in horizon:
         what, end_name = horizon[name]
-        steps = int(cfg["decay_steps"])
-        if name == "CosineDecay" and cfg["warmup_steps"]:
-            steps += int(cfg["warmup_steps"])
+        length = _step_count(cfg["decay_steps"])
+        if name == "CosineDecay" and cfg["warmup_steps"] and length is not None:
+            warmup = _step_count(cfg["warmup_steps"])
+            length = None if warmup is None else length + warmup
             what = "warmup_steps + decay_steps"
-        end_value = float(np.asarray(schedule(steps)))
-        out += _horizon(shape, rates, steps, what, end_value, end_name)
+        if length is not None:  # an infinite or NaN horizon is warned about already
+            steps = math.ceil(length)  # the first step at or past the horizon
+            # (a step beyond int64 is passed as a float: an int that large cannot be cast)
+            end_value = float(np.asarray(schedule(steps if steps < 2**63 else float(steps))))
+            out += _horizon(shape, rates, steps, what, end_value, end_name)
     elif name == "CosineDecayRestarts":
         rises = _rises(rates)
         if rises:
@@ -215,7 +228,11 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
                 )
             )
     elif name == "PiecewiseConstantDecay":
-        boundaries, values = list(cfg["boundaries"]), list(cfg["values"])
+        values = list(cfg["values"])
+        # The new value starts at the first step past the boundary: boundary + 1 for an
+        # integer boundary (a NaN boundary never switches; it is warned about already).
+        boundaries = [b if float(b).is_integer() else math.floor(b) for b in cfg["boundaries"]]
+        boundaries = [int(b) if math.isfinite(b) else b for b in boundaries]
         for i, b in enumerate(boundaries):
             if b >= last:
                 unused = ", ".join(_g(v) for v in values[i + 1 :])
@@ -227,7 +244,7 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
                     )
                 )
                 break
-        inside = [b for b in boundaries if b < last]
+        inside = [b for b in boundaries if -1 <= b < last]
         if inside:
             where = "; ".join(
                 f"{_g(values[i + 1])} from {_at(shape, b + 1)}" for i, b in enumerate(inside)
@@ -251,27 +268,29 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
                     )
                 )
     elif name in ("ExponentialDecay", "InverseTimeDecay", "NaturalExpDecay"):
-        if cfg.get("staircase"):
-            ds = int(cfg["decay_steps"])
+        ds = _step_count(cfg["decay_steps"]) if cfg.get("staircase") else None
+        if ds is not None and ds > 0:
             if ds > last:
                 out.append(
                     Finding(
                         "warning",
-                        f"staircase=True with decay_steps = {ds:,} longer than the run "
+                        f"staircase=True with decay_steps = {_g(ds)} longer than the run "
                         f"(last step {last:,}): the rate never changes.",
                     )
                 )
             elif ds % shape.steps_per_epoch:
-                changes = list(range(ds, last + 1, ds))
+                # It changes at the first step >= k * decay_steps: every step if < 1.
+                count = math.floor(last / ds) if ds >= 1 else last
+                changes = [math.ceil(k * max(ds, 1)) for k in range(1, min(count, 8) + 1)]
                 out.append(
                     Finding(
                         "note",
-                        f"staircase=True: the rate changes at steps {_list(changes)} "
-                        f"(multiples of decay_steps = {ds:,}), not at epoch boundaries "
+                        f"staircase=True: the rate changes at steps {_list(changes, total=count)} "
+                        f"(multiples of decay_steps = {_g(ds)}), not at epoch boundaries "
                         f"({shape.steps_per_epoch:,} steps an epoch).",
                     )
                 )
-    elif name == "TimeBasedDecay":
+    elif name == "TimeBasedDecay" and isinstance(cfg["initial_learning_rate"], (int, float)):
         out += _decay_findings(float(cfg["initial_learning_rate"]), float(cfg["decay"]), rates)
     return out
 
@@ -388,12 +407,15 @@ def _change(rates: np.ndarray) -> str:
     ('rises from zero', 'falls to zero')
     >>> _change(np.array([0.1, 0.2, 0.1])), _change(np.array([0.0, 0.1, 0.0]))
     ('ends where it started, peaking at 0.2 (step 1)', 'starts and ends at zero, peaking at 0.1 (step 1)')
+    >>> _change(np.array([0.1, np.nan])), _change(np.array([np.nan, np.nan]))
+    ('NaN from step 1 on', 'NaN throughout')
     """
     first, final = float(rates[0]), float(rates[-1])
     if np.all(rates == first):
         return "constant"
     if math.isnan(final):
-        return f"NaN from step {int(np.flatnonzero(~np.isnan(rates))[-1]) + 1:,} on"
+        numbers = np.flatnonzero(~np.isnan(rates))
+        return f"NaN from step {int(numbers[-1]) + 1:,} on" if numbers.size else "NaN throughout"
     peak = f"peaking at {_g(float(np.nanmax(rates)))} (step {int(np.nanargmax(rates)):,})"
     if first == 0:
         return "rises from zero" if final > 0 else f"starts and ends at zero, {peak}"

@@ -104,12 +104,22 @@ def run(args: argparse.Namespace) -> int:
     if args.name == "lesson":
         raise CommandError("plot draws one schedule; `lr-refimpl tutorial` draws the lesson's")
     subject = resolve_subjects(args.name, list(args.options), args.from_config, args.function)[0]
+    for text in subject.construction_warnings:  # shown as `lr-refimpl: warning: ...`
+        warnings.warn(text, ScheduleWarning, stacklevel=1)
     spe = None
     if args.samples is not None:
         spe = RunShape(args.samples, args.batch_size, 1).steps_per_epoch
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScheduleWarning)
         rates = subject.rates_at(steps, spe)
+    bad = ~np.isfinite(rates)
+    if bad.all():
+        raise CommandError(f"{subject.label}: the rate is not finite at any step: nothing to draw")
+    if bad.any():
+        print(
+            f"Note: the rate is inf or NaN at {int(bad.sum()):,} of the steps, the first "
+            f"{int(steps[bad][0]):,}; the figure leaves them out."
+        )
     xlabel = "optimizer step (one update per batch; step 0 is the first)"
     if spe is not None:
         xlabel = (

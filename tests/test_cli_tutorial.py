@@ -231,3 +231,22 @@ def test_tutorial_on_the_real_data(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert (settings.train_samples, settings.test_samples) == (256, 43)
     assert len(records[0].rates) == 4
     assert np.isfinite(records[0].history["loss"]).all()
+
+
+def test_without_matplotlib_the_report_is_written_without_figures(
+    tiny_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as after a plain pip install
+    out = tmp_path / "r"
+    assert _run(out, "--schedules", "constant") == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert (
+        "No figures: matplotlib is not installed (pip install 'lr-refimpl[plot]' adds them)."
+        in printed
+    )
+    assert sorted(os.listdir(out)) == ["report.md", "results.json"]

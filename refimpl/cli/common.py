@@ -31,6 +31,7 @@ from typing import Any, NoReturn, TextIO
 
 __all__ = [
     "EXTRAS",
+    "EXTRA_MODULES",
     "MAX_STEPS",
     "ArgumentParser",
     "CommandError",

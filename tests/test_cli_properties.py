@@ -344,50 +344,19 @@ def check(worker: Worker, argv: list[str]) -> None:
     assert not [line for line in lines if ".py:" in line], (shown, err)  # no source lines
 
 
-def _settings(examples: int) -> Any:
-    return settings(max_examples=examples, deadline=None)
+#: Examples per command: fewer where each valid run trains or starts TensorFlow.
+EXAMPLES = {"table": 100, "explain": 100, "plot": 30, "tutorial": 12, "parity": 10, "demo": 30}
 
 
 @pytest.mark.slow
-@_settings(100)
-@given(argv=command_args("table"))
-def test_table(worker: Worker, argv: list[str]) -> None:
-    check(worker, argv)
+@pytest.mark.parametrize("command", list(EXAMPLES))
+def test_no_argument_list_fails_badly(worker: Worker, command: str) -> None:
+    @settings(max_examples=EXAMPLES[command], deadline=None)
+    @given(argv=command_args(command))
+    def property_holds(argv: list[str]) -> None:
+        check(worker, argv)
 
-
-@pytest.mark.slow
-@_settings(100)
-@given(argv=command_args("explain"))
-def test_explain(worker: Worker, argv: list[str]) -> None:
-    check(worker, argv)
-
-
-@pytest.mark.slow
-@_settings(30)
-@given(argv=command_args("plot"))
-def test_plot(worker: Worker, argv: list[str]) -> None:
-    check(worker, argv)
-
-
-@pytest.mark.slow
-@_settings(12)
-@given(argv=command_args("tutorial"))
-def test_tutorial(worker: Worker, argv: list[str]) -> None:
-    check(worker, argv)
-
-
-@pytest.mark.slow
-@_settings(10)
-@given(argv=command_args("parity"))
-def test_parity(worker: Worker, argv: list[str]) -> None:
-    check(worker, argv)
-
-
-@pytest.mark.slow
-@_settings(30)
-@given(argv=command_args("demo"))
-def test_demo(worker: Worker, argv: list[str]) -> None:
-    check(worker, argv)
+    property_holds()
 
 
 def test_the_harness_sees_a_traceback_and_a_hang(worker: Worker) -> None:

@@ -32,7 +32,7 @@ from refimpl.testing import (
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 keras_adapter = pytest.importorskip("keras_adapter")
-parity = importlib.import_module("refimpl.cli.parity")
+parity = pytest.importorskip("keras_adapter.parity")
 
 pytestmark = pytest.mark.tf
 

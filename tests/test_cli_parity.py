@@ -47,7 +47,7 @@ def test_defaults() -> None:
         (["--dtype", "float16"], "--dtype"),
         (["--bogus"], "--bogus"),
         (["--configs", "0"], "--configs"),
-        (["--configs", "10000000"], "--configs"),
+        (["--configs", "10000000"], "make 7,680,000,000 steps; at most 10,000,000"),
         (["--steps", "-1"], "--steps"),
         (["--seed", "-1"], "--seed"),
     ],

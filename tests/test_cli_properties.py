@@ -111,7 +111,7 @@ VALUES: dict[str, st.SearchStrategy[str]] = {
     "--batch-size": _sizes(300, HUGE),
     "--epochs": _sizes(12, HUGE),
     "--limit": _sizes(64, HUGE),
-    "--configs": _sizes(2, ["10001", *HUGE]),
+    "--configs": _sizes(2, [str(10**7), *HUGE]),
     "--seed": _sizes(3, ["-1", str(2**63), *HUGE]),
     "--function": st.sampled_from(EXPRESSIONS) | _mixed(),
     "--from-config": st.sampled_from(FILES) | _mixed(),
@@ -204,7 +204,7 @@ def command_args(draw: st.DrawFn, command: str) -> list[str]:
         argv += ["--schedules", draw(VALUES["--schedules"])]
     if command == "parity":  # one schedule: each valid run evaluates TensorFlow
         argv += ["--schedules", draw(st.sampled_from([*SCHEDULES, "Nope"]))]
-        argv += ["--steps", draw(_sizes(3, ["100001", *HUGE]))]
+        argv += ["--steps", draw(_sizes(3, [str(10**7), *HUGE]))]
     if command == "plot" and draw(st.integers(0, 3)):
         argv += ["-o", draw(VALUES["-o"])]
     for _ in range(draw(st.integers(0, 6))):

@@ -8,8 +8,8 @@ model); or one of the lesson's configurations by key (``exponential``, ``schedul
 ...); or ``LearningRateScheduler --function "lr / 3"``.  Needs matplotlib (the ``plot``
 extra).
 
-The values are what Keras computes (float32 for a float initial rate) at steps
-``0..N-1`` (``--steps N``, default 5,000 as the lesson plots; or ``--steps A:B``).  With
+The values are refimpl's, computed as Keras computes them (float32 for a float initial
+rate), at steps ``0..N-1`` (``--steps N``, default 5,000 as the lesson plots; or ``--steps A:B``).  With
 ``--samples`` the epoch boundaries at that many samples per epoch (and ``--batch-size``,
 default 64) are marked.  The rate axis is logarithmic when the rates span more than a
 factor of 10 (``--log``/``--linear`` to choose).  The file type follows the extension

@@ -95,7 +95,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _check(done, "python -m build")
     (wheel,) = out.glob("*.whl")
     (sdist,) = out.glob("*.tar.gz")
-    return {"wheel": wheel, "sdist": sdist}
+    (root / "build.log").write_text(done.stdout + done.stderr)
+    return {"wheel": wheel, "sdist": sdist, "log": root / "build.log"}
 
 
 def _tiny_fashion_mnist(directory: Path) -> None:
@@ -156,6 +157,12 @@ def profiles(
 
 
 # -- the distributions ----------------------------------------------------------------
+
+
+def test_the_build_is_clean(dist: dict[str, Path]) -> None:
+    """No warning from the build backend (a deprecated pyproject field, say)."""
+    log = dist["log"].read_text()
+    assert not [line for line in log.splitlines() if re.search("warning", line, re.I)], log
 
 
 def test_twine_check_passes(dist: dict[str, Path]) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "cli",
     "datasets",
     "exceptions",
+    "kernels",
     "layers",
     "lesson",
     "losses",

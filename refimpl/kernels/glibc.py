@@ -246,7 +246,9 @@ def expf(x: npt.ArrayLike) -> Any:
     0``, ``+inf`` and NaN give ``x + x`` (NaN: made quiet); ``x > 0x1.62e42ep6 -> inf``,
     ``x < -0x1.9fe368p6 -> 0``, ``x < -0x1.9d1d9ep6 -> 2**-149``; other ``x`` take the
     formula, down to subnormal results.  glibc documents 0.502 ulp (relative error
-    1.69 * 2**-34 before the rounding).
+    1.69 * 2**-34 before the rounding).  TensorFlow flushes subnormal inputs and results
+    to zero: flush around this call to reproduce it.  errno and the floating-point flags
+    are not reproduced.
 
     Here the reduction is exact in eleven operations: with ``InvLn2N = hi + lo`` (``hi``
     of 26 bits, so ``xd*hi`` is exact), ``p = xd*InvLn2N`` has the exact error ``e =
@@ -392,7 +394,9 @@ def logf(x: npt.ArrayLike) -> Any:
     ``y0 + r`` are plain.  Special cases: ``logf(1) == +0``, ``+-0 -> -inf``, ``inf ->
     inf``, and ``(x - x) / (x - x)`` for a NaN (made quiet) or negative ``x`` (x86's
     default NaN, ``0xffc00000``, also for ``-inf``).  glibc documents 0.818 ulp
-    (relative error 1.957 * 2**-26 before the rounding).
+    (relative error 1.957 * 2**-26 before the rounding).  TensorFlow flushes subnormal
+    inputs and results to zero: flush around this call to reproduce it.  errno and the
+    floating-point flags are not reproduced.
 
     Here ``y0`` comes from a table of the exact ``fma(k, Ln2, logc)`` for every ``(k,
     i)`` (4,448 doubles, made with :func:`refimpl.kernels.fma.fma` on import), and
@@ -511,6 +515,8 @@ def cosf(x: npt.ArrayLike) -> Any:
     ``|x| >= 120`` it picks sign and table by ``n + signbit(x)``, which gives the bits
     of ``cosf(|x|)``.  ``inf`` and NaN give ``(x - x) / (x - x)`` (NaN: made quiet; inf:
     x86's default NaN).  glibc documents 0.5607 ulp (relative error 0.5303 * 2**-23).
+    TensorFlow flushes subnormal inputs and results to zero: flush around this call to
+    reproduce it.  errno and the floating-point flags are not reproduced.
 
     Here the fast reduction is exact in four operations, ``xr = (xd - n*hi) - n*lo`` with
     ``pi/2 = hi + lo`` (``hi`` of 46 bits), and the large one is the same integer
@@ -686,7 +692,9 @@ def powf(x: npt.ArrayLike, y: npt.ArrayLike) -> Any:
     inf; ``x`` zero, infinite or NaN give ``x*x`` (negated for a negative ``x`` and an
     odd integer ``y``), or its reciprocal for a negative ``y`` (``+-0 -> +-inf``); a
     negative finite ``x`` with a non-integer ``y`` gives the default NaN.  glibc
-    documents 0.82 ulp (relative error 1.27 * 2**-26 before the rounding).
+    documents 0.82 ulp (relative error 1.27 * 2**-26 before the rounding).  TensorFlow
+    flushes subnormal inputs and results to zero: flush around this call to reproduce it.
+    errno and the floating-point flags are not reproduced.
 
     Fast pass (see the module docstring): the log2 reduction ``r`` is exact, as in logf;
     ``logx`` with twice-rounded ``fma`` is within a few ulps of glibc's, so ``ylogx`` is

@@ -22,7 +22,9 @@ Speed: CPU time (``time.process_time``) per call for one scalar and per element 
 10**6-element array, the kernel and a NumPy peer measured interleaved (ours, theirs, ours,
 ...): refimpl.numpy_ops's cos/log/exp/power (for float32, glibc's kernels flushed to
 zero), NumPy's float32 ``np.exp2`` and NumPy's float64 functions; the median and range
-over the rounds.
+over the rounds.  The scalar call takes the last element of each array argument.  powf
+is timed as schedules call it: a scalar base to an array of exponents (``decay_rate **
+p``) and an array of bases to a scalar exponent (``(1 - p) ** power``).
 """
 
 from __future__ import annotations
@@ -185,18 +187,22 @@ def speed(rounds: int, names: list[str]) -> None:
         "log": (np.log, rng.uniform(0, 1e6, size)),
         "cos": (np.cos, rng.uniform(0, 4, size)),
     }
-    cases: dict[str, tuple[Callable[..., Any], tuple[np.ndarray, ...]]] = {}
+    # name -> its cases: (label, the peer, the array call's arguments).
+    cases: dict[str, list[tuple[str, Callable[..., Any], tuple[Any, ...]]]] = {}
     for name, (peer, values) in float32.items():
-        cases[name] = (peer, (values.astype(np.float32),))
-    cases.update({name: (peer, (values,)) for name, (peer, values) in float64.items()})
-    bases, exponents = rng.uniform(0, 1, size), rng.uniform(0, 1e3, size)
-    cases["powf"] = (numpy_ops.power, (bases.astype(np.float32), exponents.astype(np.float32)))
-    cases["pow"] = (np.power, (rng.uniform(0, 2, size), rng.uniform(-1e3, 1e3, size)))
+        cases[name] = [(name, peer, (values.astype(np.float32),))]
+    cases.update({name: [(name, peer, (values,))] for name, (peer, values) in float64.items()})
+    f32 = np.float32
+    fraction = rng.uniform(0, 1, size).astype(f32)
+    cases["powf"] = [  # as schedules call it
+        ("powf, decay_rate ** p", numpy_ops.power, (f32(0.96), 100 * fraction)),
+        ("powf, (1 - p) ** power", numpy_ops.power, (fraction, f32(2.0))),
+    ]
+    cases["pow"] = [("pow", np.power, (rng.uniform(0, 2, size), rng.uniform(-1e3, 1e3, size)))]
     print(f"\nCPU time, median (range) over {rounds} interleaved rounds:")
-    for name in names:
-        theirs, arrays = cases[name]
-        ours = KERNELS[name][0]
-        scalars = tuple(a.dtype.type(a[1]) for a in arrays)
+    selected = [(KERNELS[name][0], *case) for name in names for case in cases[name]]
+    for ours, case, theirs, arrays in selected:
+        scalars = tuple(np.ravel(a)[-1] for a in arrays)  # of the argument's dtype
         for label, args, reps, unit, scale in (
             ("one scalar", scalars, 1000, "us/call", 1e6 / 1000),
             ("10**6 array", arrays, 1, "ns/element", 1e9 / size),
@@ -213,7 +219,7 @@ def speed(rounds: int, names: list[str]) -> None:
             o, t = np.median(times["ours"]), np.median(times["peer"])
             peer = f"{theirs.__module__}.{theirs.__name__}"
             print(
-                f"  {name} {label}: ours {o:.1f} ({min(times['ours']):.1f}-{max(times['ours']):.1f})"
+                f"  {case} {label}: ours {o:.1f} ({min(times['ours']):.1f}-{max(times['ours']):.1f})"
                 f" {unit}, {peer} {t:.1f} ({min(times['peer']):.1f}-"
                 f"{max(times['peer']):.1f}); ratio {np.median(ratio):.1f} "
                 f"({ratio.min():.1f}-{ratio.max():.1f})",

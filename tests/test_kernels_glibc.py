@@ -200,38 +200,22 @@ def test_matches_libm_on_random_and_edge_inputs(name: str) -> None:
     assert_same_bits(KERNELS[name](*inputs), libm(name, *inputs), *inputs)
 
 
-def _exact_expf(x: np.ndarray) -> np.ndarray:
-    ok = np.abs(x) < 103.0
-    return np.where(ok, glibc._expf_double(np.where(ok, x, 0).astype(np.float64), fma), 0)
-
-
-def _exact_logf(x: np.ndarray) -> np.ndarray:
-    ix = x[(x >= 2.0**-126) & (x < np.inf)].view(np.uint32)
-    return glibc._logf_double(ix, fma)
-
-
 @needs_glibc
-def test_the_exact_pass_alone_matches_libm() -> None:
+@pytest.mark.parametrize("name", KERNELS)
+def test_the_exact_pass_alone_matches_libm(name: str) -> None:
     """The exact pass (a fused ``fma`` at every site) decides the rare elements near a
-    float32 rounding midpoint; here it computes every element, against libm."""
-    x = np.concatenate([expf_inputs(), RNG.uniform(-100, 88, 3000).astype(np.float32)])
-    x = x[np.abs(x) < 88]
-    assert_same_bits(_exact_expf(x).astype(np.float32), libm("expf", x), x)
-    x = np.concatenate([exp2f_inputs(), RNG.uniform(-149, 128, 3000).astype(np.float32)])
-    x = x[(x >= -149) & (x < 128)]
-    got = glibc._exp2f_double(x.astype(np.float64), np.uint64(0), fma)[0]
-    assert_same_bits(got.astype(np.float32), libm("exp2f", x), x)
-    x = np.concatenate([logf_inputs(), RNG.uniform(0, 100, 3000).astype(np.float32)])
-    x = x[(x >= 2.0**-126) & (x < np.inf)]
-    assert_same_bits(_exact_logf(x).astype(np.float32), libm("logf", x), x)
-    x = np.concatenate([cosf_inputs(), RNG.uniform(-120, 120, 3000).astype(np.float32)])
-    x = x[(np.abs(x) >= 2.0**-12) & (np.abs(x) < 120)]
-    n, xr = glibc._reduce_fast(x.astype(np.float64))
-    assert_same_bits(glibc._cosf_double(n, xr, fma).astype(np.float32), libm("cosf", x), x)
-    x = RNG.uniform(2.0**-126, 2, 3000).astype(np.float32)
-    y = RNG.uniform(-120, 120, 3000).astype(np.float32)
-    got = glibc._powf_double(x.view(np.uint32), y.astype(np.float64), np.uint64(0), fma)[0]
-    assert_same_bits(got.astype(np.float32), libm("powf", x, y), x, y)
+    float32 rounding midpoint; here it computes every element."""
+    flat = {
+        "expf": glibc._expf_flat,
+        "exp2f": glibc._exp2f_flat,
+        "logf": glibc._logf_flat,
+        "cosf": glibc._cosf_flat,
+        "powf": glibc._powf_flat,
+    }
+    inputs = INPUTS[name]()
+    got, redo = flat[name](*inputs, fma)
+    assert redo.size == 0
+    assert_same_bits(got, libm(name, *inputs), *inputs)
 
 
 # Hypothesis: named strategies for the inputs, the edges pinned with @example.
@@ -397,6 +381,26 @@ def test_blocks_of_a_long_array_are_the_elementwise_results() -> None:
     np.testing.assert_array_equal(expf(x)[-100:], expf(x[-100:]))
     np.testing.assert_array_equal(exp2f(x)[-100:], exp2f(x[-100:]))
     np.testing.assert_array_equal(powf(x, np.float32(3.0))[-100:], powf(x[-100:], x[-100:] * 0 + 3))
+
+
+@pytest.mark.parametrize("size", [1000, glibc._BLOCK * 3 + 5])
+def test_the_exact_pass_runs_once_on_the_undecided_elements_of_all_blocks(size: int) -> None:
+    """A stand-in kernel whose fast pass leaves every 1000th element (from the 7th)
+    undecided: the exact pass runs once, after all blocks, and its results land there."""
+    calls: list[tuple[bool, int]] = []
+
+    def kernel(a: np.ndarray, fma_: Callable[..., object]) -> tuple[np.ndarray, np.ndarray]:
+        calls.append((fma_ is fma, a.size))
+        if fma_ is fma:
+            return -a, np.zeros(0, np.intp)
+        return a.copy(), np.flatnonzero(a % 1000 == 7)
+
+    x = np.arange(size, dtype=np.float32)
+    undecided = x % 1000 == 7
+    got = glibc._blockwise(kernel, x)
+    np.testing.assert_array_equal(got, np.where(undecided, -x, x))
+    blocks = [min(glibc._BLOCK, size - lo) for lo in range(0, size, glibc._BLOCK)]
+    assert calls == [(False, n) for n in blocks] + [(True, np.count_nonzero(undecided))]
 
 
 def test_shapes_and_types() -> None:

@@ -136,7 +136,7 @@ def _same(schedule: Any, snapshot: tuple[Any, ...]) -> bool:
     """Whether ``schedule``'s attributes are still those of ``snapshot``."""
     getter, objects, lists, count = snapshot
     state = schedule.__dict__
-    if len(state) != count + len(_MEMO_KEYS):
+    if len(state) - sum(key in state for key in _MEMO_KEYS) != count:
         return False
     try:
         current = getter(state)

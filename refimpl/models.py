@@ -509,7 +509,7 @@ class Sequential:
         rng = get_rng()
         cb_list.on_train_begin()
         eval_rows = 0 if val is None else min(val[0].shape[0], EVAL_BATCH)
-        with self._engine(batch_size, y, eval_rows) as engine:
+        with self._engine(min(batch_size, n), y, eval_rows) as engine:
             for epoch in range(initial_epoch, epochs):
                 cb_list.on_epoch_begin(epoch)
                 if verbose and epochs > 1:

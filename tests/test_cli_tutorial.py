@@ -250,3 +250,13 @@ def test_without_matplotlib_the_report_is_written_without_figures(
         in printed
     )
     assert sorted(os.listdir(out)) == ["report.md", "results.json"]
+
+
+def test_the_tutorial_refuses_more_epochs_than_it_trains(capsys: pytest.CaptureFixture[str]) -> None:
+    from refimpl.cli import main
+    from refimpl.cli.tutorial import MAX_TRAINING_EPOCHS
+
+    assert main(["tutorial", "--epochs", str(MAX_TRAINING_EPOCHS + 1), "--limit", "64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "--epochs" in err[0]

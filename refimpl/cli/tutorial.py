@@ -63,6 +63,7 @@ from refimpl.report import (
 __all__ = [
     "BACKENDS",
     "KERAS_TRAINER",
+    "MAX_TRAINING_EPOCHS",
     "LessonData",
     "add_parser",
     "load_lesson_data",
@@ -405,6 +406,11 @@ def _write(out: str, *args: Any, **kwargs: Any) -> str:
         raise CommandError(f"--out {out}: cannot write the report ({one_line(exc)})") from None
 
 
+#: The most epochs the tutorial trains per configuration (the lesson trains 5; explain
+#: and plot, which only evaluate schedules, allow many more).
+MAX_TRAINING_EPOCHS = 1_000
+
+
 def run(args: argparse.Namespace) -> int:
     """Train every planned (configuration, backend), rewriting the report after each."""
     for name, value in (
@@ -413,6 +419,11 @@ def run(args: argparse.Namespace) -> int:
         ("--limit", args.limit),
     ):
         _check_positive(name, value)
+    if args.epochs > MAX_TRAINING_EPOCHS:
+        raise CommandError(
+            f"--epochs must be at most {MAX_TRAINING_EPOCHS:,} for the tutorial (it trains "
+            f"every configuration that long). Received: {args.epochs}"
+        )
     if not 0 <= args.seed < 2**63:
         raise CommandError(f"--seed must be an integer from 0 to 2**63 - 1. Received: {args.seed}")
     configs = parse_schedules(args.schedules)

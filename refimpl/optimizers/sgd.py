@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from refimpl.exceptions import ScheduleWarning
 from refimpl.optimizers.optimizer import Optimizer
 from refimpl.schedules import LearningRateSchedule, TimeBasedDecay
 
@@ -171,7 +173,9 @@ class SGD(Optimizer):
         if schedule is None:
             return np.float32(self._base_learning_rate)
         if mode != "eager" and isinstance(schedule, LearningRateSchedule):
-            value = np.asarray(schedule(step, mode=mode))
+            with warnings.catch_warnings():  # fit warns once, for the whole run
+                warnings.simplefilter("ignore", ScheduleWarning)
+                value = np.asarray(schedule(step, mode=mode))
         else:
             value = np.asarray(schedule(step))
         if value.shape != () or value.dtype.kind not in "iuf":

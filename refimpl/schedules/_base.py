@@ -225,6 +225,14 @@ class LearningRateSchedule:
     #: :meth:`with_dtype` converts): rates, lists of rates, or nested schedules.
     dtype_arguments: ClassVar[tuple[str, ...]] = ("initial_learning_rate",)
 
+    @property
+    def decision(self) -> str | None:
+        """What the formula decides on the step (a staircase, an interval, a restart),
+        in words, for messages about steps where two computations decide differently;
+        None if it decides nothing."""
+        inner = [c.decision for c in self.children() if c.decision]
+        return "; ".join(inner) if inner else None
+
     def children(self) -> list[LearningRateSchedule]:
         """The schedules this one runs (none for a plain schedule)."""
         return []
@@ -383,7 +391,26 @@ class LearningRateSchedule:
             state = _snapshot(self)
             graph = self.trace(mode)
             self.__dict__["_traced"] = {**cache, mode: (state, graph)}
-        return run(graph, steps)
+        rates = run(graph, steps)
+        self._warn_about_decisions(steps, rates, mode)
+        return rates
+
+    def _warn_about_decisions(self, steps: np.ndarray, rates: np.ndarray, mode: str) -> None:
+        """A :class:`~refimpl.ScheduleWarning` where training in ``mode`` decides
+        differently from the documented formula (:meth:`exact`) or gives a non-finite
+        rate where it does not, naming the decision and the steps."""
+        from refimpl.modes.differences import compare
+
+        found = [
+            d.message
+            for d in compare(self, steps, mode, "exact", rates=rates)
+            if d.kind in ("nan", "decision")
+        ]
+        if found:
+            warn(
+                f"{type(self).__name__} in training: " + "; ".join(found) + ".",
+                stacklevel=5,  # warn <- here <- _applied <- __call__ <- the caller
+            )
 
     # --- the memo of consecutive scalar steps ------------------------------------------
     def _memo_block(self, start: int) -> np.ndarray | None:

@@ -119,6 +119,13 @@ class CosineDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(cosine_decay)
+
+    @property
+    def decision(self) -> str:
+        if self.warmup_target is not None:
+            return "the warmup's end and the decay's end: minimum(step, warmup_steps + decay_steps)"
+        return "the decay's end: minimum(step, decay_steps)"
+
     counterpart = "keras.optimizers.schedules.CosineDecay"
 
     def _edges(self) -> list[int]:

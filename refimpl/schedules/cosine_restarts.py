@@ -115,6 +115,7 @@ class CosineDecayRestarts(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(cosine_decay_restarts)
+    decision = "the restart index: floor(log(1 - f * (1 - t_mul)) / log(t_mul))"
     counterpart = "keras.optimizers.schedules.CosineDecayRestarts"
 
     def _edges(self) -> list[int]:

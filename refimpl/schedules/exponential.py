@@ -58,9 +58,15 @@ def exponential_decay(
     some multiple up to 100).  Under XLA a ``decay_rate`` that is a power of two
     (0.5, 0.25, 2, ...) makes LLVM compute ``exp2(k * p)`` instead of ``pow``.
 
+    >>> import warnings
     >>> schedule = ExponentialDecay(0.1, 61, 0.5, staircase=True)
-    >>> schedule([61, 62]), schedule([61, 62], mode="graph")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     compiled = schedule([61, 62], mode="graph")
+    >>> schedule([61, 62]), compiled
     (array([0.05, 0.05], dtype=float32), array([0.1 , 0.05], dtype=float32))
+    >>> print(caught[0].message)
+    ExponentialDecay in training: graph mode decides differently from the documented formula at step 61 (the staircase: floor(step / decay_steps)): 0.1 instead of 0.05.
 
     >>> exponential_decay([0, 499, 500, 4689], 0.001, 500, 0.98, staircase=True)
     array([0.001     , 0.001     , 0.00098   , 0.00083375], dtype=float32)
@@ -86,6 +92,11 @@ class ExponentialDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(exponential_decay)
+
+    @property
+    def decision(self) -> str | None:
+        return "the staircase: floor(step / decay_steps)" if self.staircase else None
+
     counterpart = "keras.optimizers.schedules.ExponentialDecay"
 
     def _edges(self) -> list[int]:

@@ -72,6 +72,11 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(inverse_time_decay)
+
+    @property
+    def decision(self) -> str | None:
+        return "the staircase: floor(step / decay_steps)" if self.staircase else None
+
     counterpart = "keras.optimizers.schedules.InverseTimeDecay"
 
     def _edges(self) -> list[int]:

@@ -146,6 +146,7 @@ class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(piecewise_constant_decay)
+    decision = "the interval: values[i] from boundaries[i - 1] + 1"
     counterpart = "keras.optimizers.schedules.PiecewiseConstantDecay"
     dtype_arguments = ("values",)
 

@@ -59,8 +59,14 @@ def polynomial_decay(
     decay_steps 1..20,000); past it, LLVM folded the arm ``step > decay_steps``
     without the fused multiply-add, so the rate is ``end_learning_rate`` again.
 
-    >>> PolynomialDecay(0.3, 7, 0.1, power=1.5)([6, 7, 8], mode="xla")
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     compiled = PolynomialDecay(0.3, 7, 0.1, power=1.5)([6, 7, 8], mode="xla")
+    >>> compiled
     array([0.11079898,        nan, 0.1       ], dtype=float32)
+    >>> print(caught[0].message)
+    PolynomialDecay in training: xla mode gives nan where the documented formula gives 0.1, at step 7.
 
     >>> polynomial_decay([0, 2500, 5000, 9000], 0.003, 5000, 0.001, power=1.0)
     array([0.003, 0.002, 0.001, 0.001], dtype=float32)
@@ -88,6 +94,13 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(polynomial_decay)
+
+    @property
+    def decision(self) -> str:
+        if self.cycle:
+            return "the cycle's horizon: decay_steps * ceil(step / decay_steps)"
+        return "the end of the decay: (1 - step / decay_steps) ** power at step == decay_steps"
+
     counterpart = "keras.optimizers.schedules.PolynomialDecay"
 
     def _edges(self) -> list[int]:

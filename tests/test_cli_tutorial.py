@@ -252,7 +252,9 @@ def test_without_matplotlib_the_report_is_written_without_figures(
     assert sorted(os.listdir(out)) == ["report.md", "results.json"]
 
 
-def test_the_tutorial_refuses_more_epochs_than_it_trains(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_tutorial_refuses_more_epochs_than_it_trains(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from refimpl.cli import main
     from refimpl.cli.tutorial import MAX_TRAINING_EPOCHS
 

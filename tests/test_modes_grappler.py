@@ -50,12 +50,34 @@ def test_the_first_name_takes_the_place_of_x_in_a_push_down() -> None:
 
 
 def test_powers_with_special_exponents_are_replaced() -> None:
+    """ConvertPowStage, after the first round of constant folding (a pass)."""
+
+    def converted(exponent: float) -> str:
+        tr = grappler.tracer()
+        s = tr.cast(tr.step(), "float32") / 7.0
+        return tr.finish(tr.power(s, exponent)).op
+
+    assert converted(2.0) == "multiply"
+    assert converted(0.5) == "sqrt"
+    assert converted(1.0) == "multiply"  # the quotient itself: s * fl(1/7)
+    assert converted(1.5) == "power"
+
+
+def test_an_identity_hides_its_input_from_the_first_round_only() -> None:
+    """``(1 - s) + C``: pushed down to ``fl(1 + C) - s`` (TensorFlow 2.21 computes
+    PolynomialDecay(1.0, 1, 1e-20, power=1.0)'s end as 0); behind ``x * 1`` in a sum of
+    three terms, ``AddOpsRewrite`` makes one AddN first and nothing is pushed
+    (NoisyLinearCosineDecay with decay_steps=1: alpha + ((1 - s) * fl(1/1) + noise))."""
     tr = grappler.tracer()
-    s = tr.cast(tr.step(), "float32") / 7.0
-    assert tr.power(s, 2.0).op == "multiply"
-    assert tr.power(s, 0.5).op == "sqrt"
-    assert tr.power(s, 1.0) is s
-    assert tr.power(s, 1.5).op == "power"
+    s = tr.cast(tr.step(), "float32")
+    pushed = tr.finish((1.0 - s) + 1e-20)
+    assert pushed.op == "subtract"
+    assert pushed.inputs[0].value == F(1)
+    tr = grappler.tracer()
+    s = tr.cast(tr.step(), "float32")
+    summed = tr.finish(tr.cast(0.25, "float32") + ((1.0 - s) * 1.0 + tr.cos(s)))
+    assert summed.op == "add_n"
+    assert sorted(i.op for i in summed.inputs) == ["const", "cos", "subtract"]
 
 
 def test_three_terms_become_one_sum_in_name_order() -> None:

@@ -264,6 +264,7 @@ _IEEE: dict[str, Callable[..., Any]] = {
     "power": numpy_ops.power,
     "exp2": np.exp2,
     "add_n": lambda *terms: _add_n(terms),
+    "identity": lambda x: x,
     "copysign": lambda zero, x: np.copysign(zero, np.multiply(zero, x)),
 }
 
@@ -449,7 +450,13 @@ class Tracer:
         target = numpy_ops.numpy_dtype(dtype)
         name = self.unique_name("Cast")
         if not isinstance(x, Node):
-            return self.constant(numpy_ops.cast(x, target), name=f"{name}/x")
+            # tf.cast converts a Python number first and returns it when the dtype is
+            # already the target: a subnormal float32 stays unflushed (a Cast kernel
+            # would flush it), e.g. NoisyLinearCosineDecay's variance_decay=5e-42.
+            converted = numpy_ops.convert_to_tensor(x)
+            if np.dtype(converted.dtype) != target:
+                converted = numpy_ops.cast(converted, target)
+            return self.constant(converted, name=f"{name}/x")
         if x.dtype == target:
             return x
         return self.emit("cast", (x,), (target,), name)

@@ -8,6 +8,9 @@ optimizations and of the LLVM IR, and the rates read back from real training ste
 
 XLA's algebraic simplifier (``xla/hlo/transforms/simplifiers/algebraic_simplifier.cc``):
 
+- :func:`add_rewrites` -- ``A - C`` becomes ``A + (-C)``; ``(A + C1) + C2`` becomes
+  ``A + fl(C1 + C2)`` and ``(C1 - A) + C2`` becomes ``fl(C1 + C2) - A`` (``HandleAdd``,
+  ``HandleSubtract``).
 - :func:`divide_rewrites` -- ``A / C`` becomes ``A * fl(1 / C)``; ``A / pow(B, C)``
   becomes ``A * pow(B, -C)``; ``(A / B) / C`` becomes ``A / (B * C)``; ``A / (B /
   C)`` becomes ``(A * C) / B``; ``A / exp(B)`` becomes ``A * exp(-B)``
@@ -63,6 +66,7 @@ from refimpl.kernels import glibc, glibc64, xla_cpu
 from refimpl.modes.trace import TF_CPU, Kernels, Node, Tracer, consumers, rebuild
 
 __all__ = [
+    "add_rewrites",
     "contract_fma",
     "divide_rewrites",
     "identities",
@@ -89,6 +93,37 @@ def identities(
         return a
     if op != "subtract" and tr.is_constant(a) and a.value == neutral and a.dtype == b.dtype:
         return b
+    return None
+
+
+def add_rewrites(
+    tr: Tracer, op: str, args: tuple[Node, ...], attrs: tuple[Any, ...], name: str
+) -> Node | None:
+    """``HandleSubtract``'s ``A - C`` -> ``A + (-C)``, and ``HandleAdd``'s constant
+    reassociation: ``(A + C1) + C2`` -> ``A + fl(C1 + C2)`` and ``(C1 - A) + C2`` ->
+    ``fl(C1 + C2) - A`` (a constant operand on either side).  Measured on TensorFlow
+    2.21: ``PolynomialDecay(1.0, 1, 1e-20, power=1.0)`` computes ``(1 - s) + 1e-20`` as
+    ``fl(1 + 1e-20) - s``, 0 at the end instead of 1e-20 (and so does jaxlib 0.10.2's
+    XLA)."""
+    if op not in ("add", "subtract") or args[0].dtype.kind != "f":
+        return None
+    a, b = args
+    if op == "subtract":
+        if tr.is_constant(b) and not tr.is_constant(a):
+            return tr.emit("add", (a, tr.emit("negative", (b,))), (), name)
+        return None
+    if tr.is_constant(a) and not tr.is_constant(b):
+        a, b = b, a
+    if not tr.is_constant(b) or tr.is_constant(a):
+        return None
+    if a.op == "add":
+        inner, c1 = a.inputs
+        if tr.is_constant(inner):
+            inner, c1 = c1, inner
+        if tr.is_constant(c1) and not tr.is_constant(inner):
+            return tr.emit("add", (inner, tr.emit("add", (c1, b))), (), name)
+    if a.op == "subtract" and tr.is_constant(a.inputs[0]) and not tr.is_constant(a.inputs[1]):
+        return tr.emit("subtract", (tr.emit("add", (a.inputs[0], b)), a.inputs[1]), (), name)
     return None
 
 
@@ -228,17 +263,24 @@ def zero_products(tr: Tracer, root: Node) -> Node:
 
 def _rebuild_folding(tr: Tracer, root: Node, rewrite: Callable[[Node], Node]) -> Node:
     """:func:`rebuild` with ``rewrite``; a node whose inputs changed is recorded again
-    (constants fold, the identities apply), as LLVM folds what a rewrite made constant."""
+    with LLVM's folds only (constants fold, the identities apply), as LLVM folds what a
+    rewrite made constant: XLA's simplifier ran before and does not see the result
+    (measured: ``NoisyLinearCosineDecay(num_periods=0, decay_steps=1)`` keeps ``(1 - s)
+    + beta`` where :func:`add_rewrites` would give ``fl(1 + beta) - s``)."""
     from refimpl.modes.trace import topological
 
     done: dict[int, Node] = {}
-    for node in topological(root):
-        inputs = tuple(done[id(i)] for i in node.inputs)
-        current = node
-        if any(a is not b for a, b in zip(inputs, node.inputs, strict=True)):
-            with tr.in_scope(node.scope):
-                current = tr.emit(node.op, inputs, node.attrs, node.name)
-        done[id(node)] = rewrite(current)
+    rules, tr.rules = tr.rules, (identities,)
+    try:
+        for node in topological(root):
+            inputs = tuple(done[id(i)] for i in node.inputs)
+            current = node
+            if any(a is not b for a, b in zip(inputs, node.inputs, strict=True)):
+                with tr.in_scope(node.scope):
+                    current = tr.emit(node.op, inputs, node.attrs, node.name)
+            done[id(node)] = rewrite(current)
+    finally:
+        tr.rules = rules
     return done[id(root)]
 
 
@@ -414,7 +456,7 @@ def tracer() -> Tracer:
     """A new tracer with XLA mode's rules, passes and kernels."""
     return Tracer(
         name="xla",
-        rules=(identities, divide_rewrites, multiply_rewrites, power_rewrites),
+        rules=(identities, add_rewrites, divide_rewrites, multiply_rewrites, power_rewrites),
         passes=(zero_products, split_minimum_of_the_step, contract_fma),
         fold=TF_CPU,
         runtime=XLA_CPU,

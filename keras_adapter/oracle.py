@@ -143,7 +143,13 @@ def compiled_rates(schedules: Sequence[Any], steps: Any, *, mode: str = "graph")
                 ]
             return tf.stack([a.stack() for a in arrays])
 
-        return np.asarray(tf.function(loop)(tf.constant(at)), dtype=np.float32)
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # each call traces its own loop: no "retracing" warning
+        try:
+            return np.asarray(tf.function(loop)(tf.constant(at)), dtype=np.float32)
+        finally:
+            logger.setLevel(level)
 
     def rate_of(schedule: Any) -> Any:
         def rate() -> Any:

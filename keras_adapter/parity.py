@@ -13,33 +13,41 @@ random steps up to ``2**24``), and evaluates at every step:
   ``linear_cosine_decay``, and ``InverseTimeDecay(lr, 1, decay)`` for a
   ``TimeBasedDecay`` on a float (the schedules with no TensorFlow twin show ``-``).
 
-Each Keras implementation is called once per step with a scalar int64 step, as an
-optimizer calls it, either eagerly (``--mode eager``, the value
-``float(optimizer.learning_rate)`` reports) or inside a ``tf.function`` as
-``model.fit`` runs it (``--mode graph``: TensorFlow's default on CPU; ``--mode xla``:
-``jit_compile=True``, the default on GPU).  It prints one row per schedule and dtype:
-configs, steps, the worst ulp distance between any two implementations, the step and
-the pair where it occurred, and the bound.
+Each Keras implementation is evaluated as the chosen mode runs it.  ``--mode eager``:
+called once per step with a scalar int64 step (the value
+``float(optimizer.learning_rate)`` reports).  ``--mode graph`` (``model.fit``'s default
+compile on CPU) and ``--mode xla`` (``jit_compile=True``, the default on GPU): the
+float32 rate the compiled train step applies, read by
+:func:`keras_adapter.oracle.compiled_rates` -- in graph mode one ``tf.function``
+evaluates every configuration's adapter and built-in at every step of the grid (the
+oracle is itself checked against rates read from real ``model.fit`` steps by
+``tests/test_keras_adapter_oracle.py``).  refimpl is evaluated in the same mode:
+``schedule(steps, mode=...)``.  Every configuration of a schedule is evaluated at every
+step of one grid: the union of the configurations' edge and random steps, and with
+``--horizon N`` every step ``0 .. N-1`` (a whole training run).  It prints
+one row per schedule and dtype: configs, config-steps, the worst ulp distance between
+any two implementations, the step and the pair where it occurred, and the verdict.
 
-Documented bounds:
+The bar, in every mode:
 
-- ``adapter`` vs ``builtin``: 0 ulp in every mode -- the same ``keras.ops`` calls,
-  compiled the same way.
-- ``refimpl`` vs ``adapter`` / ``builtin`` in ``eager`` mode: refimpl's documented
-  accuracy (:func:`tolerance`): 0 ulp for the formulas without a transcendental
-  function (piecewise, inverse time, time-based), otherwise 2 ulp plus the forward
-  error of one ulp in TensorFlow's ``cos``/``log``/``exp``/``pow`` carried through the
-  formula (TensorFlow's are within 1 ulp of the correctly rounded value, refimpl's are
-  correctly rounded).
-- ``refimpl`` in ``graph``/``xla`` mode: reported, not bounded (``--strict`` applies
-  the eager bound).  TensorFlow's graph optimizer (Grappler's constant folding) and
-  XLA rewrite ``x / c`` with a constant ``c`` as ``x * (1 / c)``, so ``step /
-  decay_steps`` can be one ulp off inside ``model.fit``.  Measured on TensorFlow 2.21:
-  a staircase ``ExponentialDecay``/``InverseTimeDecay`` with ``decay_steps=61``
-  switches one step late (``61 * float32(1/61) < 1``; 135 of the decay_steps 1..1000
-  do this at some multiple up to 100), ``PolynomialDecay`` with a fractional
-  ``power`` is NaN at ``step == decay_steps`` under XLA for most decay_steps, and the
-  restart index of ``CosineDecayRestarts`` moves at some restart steps.
+- ``adapter`` vs ``builtin``: 0 ulp -- the same ``keras.ops`` calls, compiled the same
+  way.
+- ``refimpl`` vs ``adapter`` / ``builtin``: every decision the same (no step where one
+  is NaN and the other not, or where they are further apart than
+  :func:`refimpl.modes.differences.decided_apart`: a staircase, a boundary, a
+  restart index), and within the documented bound (:func:`refimpl.comparison.tolerance`):
+  0 ulp for the formulas without a transcendental function (piecewise, inverse time,
+  time-based), otherwise 2 ulp plus the forward error of one ulp in ``cos``/``log``/
+  ``exp``/``pow`` carried through the formula.  ``--strict`` holds refimpl to 0 ulp: what
+  it measures on x86-64 Linux, where TensorFlow's CPU kernels call glibc's functions and
+  refimpl runs the same algorithms (:mod:`refimpl.kernels`).
+
+Without refimpl's modes, the compiled train step is not the eager call: Grappler and
+XLA rewrite ``x / c`` with a constant ``c`` as ``x * (1 / c)``, so a staircase
+``ExponentialDecay`` with ``decay_steps=61`` switches one step late inside ``model.fit``
+(``61 * float32(1/61) < 1``), ``PolynomialDecay`` with a fractional ``power`` is NaN at
+``step == decay_steps`` under XLA, and the restart index of ``CosineDecayRestarts`` moves
+at some restart steps.  refimpl's ``mode="graph"``/``"xla"`` reproduce those decisions.
 """
 
 from __future__ import annotations
@@ -54,11 +62,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_adapter.oracle import compiled_rates
 from keras_adapter.schedules import ADAPTERS
 from refimpl import schedules as ref
 from refimpl.cli.parity import MODES
 from refimpl.comparison import tolerance, ulp_distance, within_bounds
 from refimpl.exceptions import ScheduleWarning
+from refimpl.modes.differences import decided_apart
 
 __all__ = [
     "MODES",
@@ -207,13 +217,35 @@ def _value(decayed: Any) -> Any:
     return decayed() if callable(decayed) else decayed
 
 
-def _per_step(schedule: Callable[[Any], Any], steps: Any, mode: str) -> Any:
-    """``schedule`` at every step, called with a scalar int64 tensor as an optimizer does."""
+def _per_step(schedule: Callable[[Any], Any], steps: Any) -> Any:
+    """``schedule`` at every step, called eagerly with a scalar int64 tensor as an
+    optimizer's ``learning_rate`` property does."""
+    return np.array([np.asarray(schedule(tf.constant(int(s), tf.int64))) for s in steps])
+
+
+def _keras_values(schedules: Sequence[Any], steps: Any, mode: str) -> np.ndarray:
+    """Every schedule of ``schedules`` at every step, as ``mode`` runs it: eagerly, one
+    call per step (values in the schedule's dtype), or the float32 rate the compiled
+    train step applies, read by :func:`keras_adapter.oracle.compiled_rates` (graph mode:
+    one ``tf.function`` for all of them, looping over the steps)."""
     if mode == "eager":
-        call = schedule
-    else:
-        call = tf.function(schedule, jit_compile=(mode == "xla"), reduce_retracing=True)
-    return np.array([np.asarray(call(tf.constant(int(s), tf.int64))) for s in steps])
+        return np.stack([_per_step(schedule, steps) for schedule in schedules])
+    return compiled_rates(schedules, steps, mode=mode)
+
+
+def _bounded(
+    pair: str, got: np.ndarray, want: np.ndarray, bound: tuple[int, Any], steps: Any
+) -> np.ndarray:
+    """Where ``pair``'s values are out of bounds: the two Keras implementations at 0
+    ulp; refimpl against either within ``bound`` (``(ulps, atol)``) and deciding the same
+    (:func:`refimpl.modes.differences.decided_apart`)."""
+    dist = ulp_distance(got, want, want.dtype)
+    if not pair.endswith("refimpl"):
+        return np.asarray(dist > 0)
+    ulps, atol = bound
+    bad = ~within_bounds(got, want, ulps=ulps, atol=atol(steps))
+    apart = decided_apart(got, want)
+    return np.asarray(bad | apart)
 
 
 def compare(
@@ -225,37 +257,48 @@ def compare(
     seed: int = 0,
     mode: str = "eager",
     strict: bool = False,
+    horizon: int = 0,
 ) -> list[ParityRow]:
     """Evaluate refimpl, the adapter and the built-in for every schedule and dtype.
 
-    See the module docstring for what is compared and the bounds.
+    ``horizon``: also every step ``0 .. horizon - 1`` (a whole training run).  See the
+    module docstring for what is compared and the bounds.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}. Received: mode={mode!r}")
+    if not isinstance(horizon, int) or isinstance(horizon, bool) or horizon < 0:
+        raise ValueError(f"horizon must be an int >= 0. Received: horizon={horizon!r}")
     rows = []
     for name in names:
         configs = draw_configs(name, n_configs, seed)
         for dtype in dtypes:
             rng = np.random.default_rng([seed, sum(map(ord, name)), len(dtype)])
+            chosen = [as_float64(name, c) if dtype == "float64" else c for c in configs]
+            # One grid for all the configs (every config's edges and random steps), so
+            # that the compiled modes evaluate them all in one call.
+            grids = [step_grid(name, c, n_steps, rng) for c in configs]
+            steps = np.unique(np.concatenate([np.arange(horizon, dtype=np.int64), *grids]))
+            references = [ref.deserialize({"class_name": name, "config": c}) for c in chosen]
+            keras_side: dict[str, list[Any]] = {
+                "adapter": [ADAPTERS[name].from_config(c) for c in chosen],
+                "builtin": [_builtin(name, c) for c in chosen],
+            }
+            listed = [s for side in keras_side.values() for s in side if s is not None]
+            computed = iter(_keras_values(listed, steps, mode))
+            per_config: list[dict[str, np.ndarray]] = [{} for _ in chosen]
+            for side, schedules in keras_side.items():
+                for values, schedule in zip(per_config, schedules, strict=True):
+                    if schedule is not None:
+                        values[side] = next(computed)
             worst: dict[str, tuple[int, int, dict[str, Any]]] = {}  # pair: (ulp, step, config)
             violations: dict[str, int] = {}
             first_violation: tuple[int, int, str, dict[str, Any]] | None = None
-            total_steps = 0
-            for base in configs:
-                config = as_float64(name, base) if dtype == "float64" else base
-                steps = step_grid(name, base, n_steps, rng)
-                total_steps += len(steps)
-                reference = ref.deserialize({"class_name": name, "config": config})
-                with warnings.catch_warnings():
+            for config, reference, values in zip(chosen, references, per_config, strict=True):
+                with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore", ScheduleWarning)  # 2**24 on purpose
-                    values = {"refimpl": np.asarray(reference(steps))}
-                adapter = ADAPTERS[name].from_config(config)
-                values["adapter"] = _per_step(adapter, steps, mode)
-                builtin = _builtin(name, config)
-                if builtin is not None:
-                    values["builtin"] = _per_step(builtin, steps, mode)
+                    values["refimpl"] = np.asarray(reference(steps, mode=mode))
                 want = values["refimpl"].dtype
-                ulps, atol = tolerance(name, config, dtype)
+                bound = (0, _no_atol) if strict else tolerance(name, config, dtype)
                 for pair in PAIRS:
                     a, b = pair.split("-")
                     if a not in values or b not in values:
@@ -265,12 +308,7 @@ def compare(
                     i = int(np.argmax(dist))
                     if pair not in worst or int(dist[i]) > worst[pair][0]:
                         worst[pair] = (int(dist[i]), int(steps[i]), config)
-                    if b == "refimpl" and mode != "eager" and not strict:
-                        continue  # reported, not bounded
-                    if b == "refimpl":
-                        bad = ~within_bounds(got, other, ulps=ulps, atol=atol(steps))
-                    else:
-                        bad = dist > 0
+                    bad = _bounded(pair, got, other, bound, steps)
                     if bad.any():
                         violations[pair] = violations.get(pair, 0) + int(bad.sum())
                         j = int(np.flatnonzero(bad)[0])
@@ -288,7 +326,7 @@ def compare(
                     schedule=name,
                     dtype=dtype,
                     configs=len(configs),
-                    steps=total_steps,
+                    steps=len(configs) * len(steps),
                     worst_ulp=ulp,
                     worst_step=step,
                     worst_pair=pair,
@@ -299,6 +337,10 @@ def compare(
                 )
             )
     return rows
+
+
+def _no_atol(steps: Any) -> Any:
+    return np.zeros(np.shape(steps))
 
 
 def _jsonable(value: Any) -> Any:

@@ -8,8 +8,10 @@ happened instead of printing ulps:
 
 - ``"nan"``: one rate is NaN (or inf) and the other is not;
 - ``"decision"``: the rates differ by more than :data:`DECISION_RELATIVE` of the larger
-  (rounding noise, even near a cosine's floor where cancellation makes it tens of ulps,
-  stays far below it; a staircase or restart changes the rate by a factor);
+  and by more than rounding explains (the schedule's documented rounding bound,
+  :func:`refimpl.comparison.tolerance`, at least :data:`DECISION_ULPS` ulp: near a
+  cosine's floor ``1 + cos`` cancels and rounding alone moves the rate by 1e-4 of
+  itself; a staircase or restart changes the rate by a factor) -- :func:`decided_apart`;
 - ``"rounding"``: the rest.
 
 The schedule class says which of its decisions that is (:attr:`decision`).
@@ -33,12 +35,24 @@ from typing import Any
 
 import numpy as np
 
+from refimpl.comparison import tolerance, within_bounds
 from refimpl.exceptions import ScheduleWarning
 
-__all__ = ["DECISION_RELATIVE", "Difference", "compare", "rates_in"]
+__all__ = [
+    "DECISION_RELATIVE",
+    "DECISION_ULPS",
+    "Difference",
+    "compare",
+    "decided_apart",
+    "rates_in",
+]
 
-#: A difference larger than this fraction of the larger rate is a different decision.
+#: A difference larger than this fraction of the larger rate (and than the rounding
+#: bound) is a different decision.
 DECISION_RELATIVE = 1e-4
+#: Rounding differences between two computations of a rate are a few float32 ulp; a
+#: decision (a stair, a boundary, a restart) moves it by far more.
+DECISION_ULPS = 4
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,41 @@ def rates_in(schedule: Any, steps: np.ndarray, mode: str) -> np.ndarray:
     return np.asarray(value).astype(np.float32)
 
 
+def decided_apart(a: Any, b: Any, *, ulps: int = DECISION_ULPS, atol: Any = 0.0) -> np.ndarray:
+    """Where two float32 rates decide differently: one is NaN or infinite and the other
+    not, or they are further apart than rounding explains -- more than ``ulps`` ulp and
+    ``atol`` (the schedule's rounding bound, :func:`refimpl.comparison.tolerance`: near a
+    cosine's floor, where ``1 + cos`` cancels, rounding moves a rate by many ulps) --
+    *and* further than :data:`DECISION_RELATIVE` of the larger.
+
+    >>> one = np.float32(0.1)
+    >>> decided_apart([one, one, np.nan, 0.0], [np.nextafter(one, 1), one / 2, 1.0, 1e-45]).tolist()
+    [False, True, True, False]
+    """
+    x = np.asarray(a, np.float32).astype(np.float64)
+    y = np.asarray(b, np.float32).astype(np.float64)
+    finite_x, finite_y = np.isfinite(x), np.isfinite(y)
+    with np.errstate(all="ignore"):
+        gap = np.abs(x - y)
+        scale = np.maximum(np.abs(x), np.abs(y))
+    both = finite_x & finite_y
+    far = both & (gap > DECISION_RELATIVE * scale)
+    got, want = (np.where(both, v, 0).astype(np.float32) for v in (x, y))
+    far &= ~within_bounds(got, want, ulps=ulps, atol=atol)
+    return np.asarray((finite_x != finite_y) | far)
+
+
+def _rounding_bound(schedule: Any, steps: np.ndarray) -> tuple[int, Any]:
+    """``(ulps, atol)``: the documented rounding bound of ``schedule`` at ``steps``, at
+    least :data:`DECISION_ULPS` ulp (a schedule without one: those ulps only)."""
+    try:
+        ulps, atol = tolerance(type(schedule).__name__, schedule.get_config(), schedule.dtype)
+        bound = np.asarray(atol(steps), np.float64)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return DECISION_ULPS, 0.0
+    return max(ulps, DECISION_ULPS), bound
+
+
 def compare(
     schedule: Any,
     steps: Sequence[int] | np.ndarray,
@@ -78,13 +127,10 @@ def compare(
     a = rates_in(schedule, at, mode) if rates is None else np.asarray(rates, np.float32)
     b = rates_in(schedule, at, other) if other_rates is None else np.asarray(other_rates)
     a, b = a.astype(np.float32).reshape(-1), b.astype(np.float32).reshape(-1)
-    finite_a, finite_b = np.isfinite(a), np.isfinite(b)
-    with np.errstate(all="ignore"):
-        gap = np.abs(a.astype(np.float64) - b.astype(np.float64))
-        scale = np.maximum(np.abs(a), np.abs(b)).astype(np.float64)
     differs = (a != b) & ~(np.isnan(a) & np.isnan(b))
-    nan = finite_a != finite_b
-    decision = differs & ~nan & finite_a & (gap > DECISION_RELATIVE * scale)
+    nan = np.isfinite(a) != np.isfinite(b)
+    ulps, atol = _rounding_bound(schedule, at)
+    decision = decided_apart(a, b, ulps=ulps, atol=atol) & ~nan
     rounding = differs & ~nan & ~decision
     out = []
     for kind, where in (("nan", nan), ("decision", decision), ("rounding", rounding)):

@@ -10,6 +10,12 @@
   simplifier, then LLVM, with XLA's own float32 ``log``/``exp``
   (:mod:`refimpl.modes.xla`).
 
+Keras 3 on its other backends:
+
+- ``"torch"``: ``KERAS_BACKEND=torch``, whose train step runs eagerly by default: each
+  operation one PyTorch CPU kernel, no rewrite, subnormals kept, Keras's torch dtype
+  rules (:mod:`refimpl.modes.torch_eager`).
+
 In the compiled modes the result is what the optimizer applies: the rate cast to the
 variables' dtype (float32), at the int64 step the optimizer counts.
 """
@@ -21,8 +27,8 @@ from typing import Any
 __all__ = ["COMPILED_MODES", "MODES", "check_mode", "tracer"]
 
 #: Every mode a schedule can be evaluated in.
-MODES = ("eager", "graph", "xla")
-#: The modes in which Keras compiles the train step.
+MODES = ("eager", "graph", "xla", "torch")
+#: The modes in which Keras compiles the train step (TensorFlow backend).
 COMPILED_MODES = ("graph", "xla")
 
 
@@ -31,7 +37,7 @@ def check_mode(mode: Any) -> str:
 
     >>> check_mode("jit")
     Traceback (most recent call last):
-    ValueError: Argument `mode` must be one of 'eager', 'graph', 'xla'. Received: mode='jit'
+    ValueError: Argument `mode` must be one of 'eager', 'graph', 'xla', 'torch'. Received: mode='jit'
     """
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(
@@ -41,7 +47,7 @@ def check_mode(mode: Any) -> str:
 
 
 def tracer(mode: str) -> Any:
-    """A new :class:`~refimpl.modes.trace.Tracer` for the compiled ``mode``."""
+    """A new :class:`~refimpl.modes.trace.Tracer` for ``mode`` (any but ``"eager"``)."""
     if check_mode(mode) == "graph":
         from refimpl.modes.grappler import tracer as graph_tracer
 
@@ -50,4 +56,8 @@ def tracer(mode: str) -> Any:
         from refimpl.modes.xla import tracer as xla_tracer
 
         return xla_tracer()
+    if mode == "torch":  # Keras 3's PyTorch backend (a tracer without rewrites)
+        from refimpl.modes.torch_eager import tracer as torch_tracer
+
+        return torch_tracer()
     raise ValueError("Eager mode is not traced: call the formula on refimpl.numpy_ops.")

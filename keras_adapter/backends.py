@@ -92,15 +92,17 @@ def formula_namespace() -> ModuleType | Any:
 def torch_kernels() -> Any:
     """PyTorch's CPU functions as a :class:`refimpl.modes.trace.Kernels` table.
 
-    ``cos``, ``log`` and ``exp`` run ``torch.cos``/``torch.log``/``torch.exp`` (Intel
-    MKL's VML on a CPU build), ``power`` ``torch.pow``; the rest is refimpl's torch
-    mode (IEEE arithmetic, subnormals kept).  With it, refimpl's ``mode="torch"`` graph
-    computes what Keras's torch backend applies bit for bit::
+    ``cos``, ``log``, ``exp`` and ``sqrt`` run ``torch.cos``/``log``/``exp``/``sqrt``
+    (Intel MKL's VML on a CPU build: the same results for a 0-d tensor, as in the train
+    step, and for a vector, measured); the rest is refimpl's torch mode (IEEE arithmetic,
+    glibc's ``powf`` -- what ``torch.pow`` runs on 0-d tensors, whereas on vectors it
+    runs SLEEF -- and subnormals kept).  With it, refimpl's ``mode="torch"`` graph
+    computes what Keras's torch backend applies::
 
         from refimpl.modes.trace import run
         run(schedule.trace("torch"), steps, kernels=torch_kernels())
 
-    Needs ``torch`` installed (any Keras backend).
+    Needs ``torch`` installed (under any Keras backend).
     """
     import numpy as np
     import torch
@@ -109,15 +111,14 @@ def torch_kernels() -> Any:
     from refimpl.modes.trace import Kernels
 
     def on_torch(function: Any) -> Any:
-        def kernel(*args: Any) -> Any:
-            tensors = [torch.from_numpy(np.array(a, copy=True)) for a in args]
-            return function(*tensors).numpy()[()]
+        def kernel(x: Any) -> Any:
+            return function(torch.from_numpy(np.array(x, copy=True))).numpy()[()]
 
         return kernel
 
     table = dict(TORCH_CPU.table)
     table.update(
         cos=on_torch(torch.cos), log=on_torch(torch.log), exp=on_torch(torch.exp),
-        power=on_torch(torch.pow),
+        sqrt=on_torch(torch.sqrt),
     )  # fmt: skip
     return Kernels("torch-cpu (torch)", table, flush_subnormals=False)

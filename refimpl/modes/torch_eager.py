@@ -15,20 +15,23 @@ no fused multiply-add.  What differs from TensorFlow's eager arithmetic
   (float32), so a schedule whose ``initial_learning_rate`` is a ``np.float64``
   computes in float32, not float64 as on TensorFlow; ``ops.cast(0.1, "float64")``
   converts the double 0.1 directly (TensorFlow goes through float32 first).
-- **Kernels.**  ``torch.pow`` of two float32 tensors is glibc's ``powf`` (0 differences
-  in 9,000 random pairs, with integer and fractional exponents).  ``torch.cos``,
-  ``torch.log`` and ``torch.exp`` of a float32 tensor -- a 0-d one too -- are Intel
-  MKL's VML (``vmsCos``/``vmsLn``/``vmsExp``, linked into ``libtorch_cpu.so``;
-  ``at::vml`` uses it when PyTorch is built with MKL): 0 differences from ``vmsCos``
-  called through ``ctypes`` in 8,000 inputs each, against 371 from glibc's ``cosf``
-  and 160 from SLEEF's ``Sleef_cosf16_u10``.  MKL is closed source, so this module
-  runs glibc's ``cosf``/``logf``/``expf`` in their place (not correctly rounded
-  either; MKL's results differ from glibc's in the last bit for about 1 to 5% of
-  inputs): a rate that goes through a cosine, logarithm or exponential may differ
-  from torch's by a few ulp at some steps, and a ``floor`` of one of them (the restart
-  index of ``CosineDecayRestarts``) by a whole period.  To reproduce torch exactly
-  where torch is installed, run the traced graph with torch's own kernels:
-  ``run(schedule.trace("torch"), steps, kernels=keras_adapter.backends.torch_kernels())``.
+- **Kernels.**  ``torch.pow`` of two 0-d float32 tensors is glibc's ``powf`` (0
+  differences in 9,000 random pairs, with integer and fractional exponents; on vectors
+  it runs SLEEF instead).  ``torch.cos``, ``torch.log``, ``torch.exp`` and ``torch.sqrt``
+  of a float32 tensor -- a 0-d one too -- are Intel MKL's VML (``vmsCos``, ``vmsLn``,
+  ``vmsExp``, ``vmsSqrt``, linked into ``libtorch_cpu.so``; ``at::vml`` calls them when
+  PyTorch is built with MKL): ``torch.cos`` matched ``vmsCos`` called through ``ctypes``
+  on 8,000 of 8,000 inputs, against 7,629 for glibc's ``cosf`` and 7,840 for SLEEF's
+  ``Sleef_cosf16_u10``.  MKL is closed source and not correctly rounded (on random
+  float32 inputs 3% of ``cos``, 4% of ``log``, 0.7% of ``exp`` and 17% of ``sqrt``
+  results differ from the correctly rounded ones), so this module runs glibc's
+  ``cosf``/``logf``/``expf`` and IEEE ``sqrt`` in their place: a rate that goes
+  through one of them may differ from torch's by a few ulp at some steps (and a
+  ``floor`` of one, such as the restart index of ``CosineDecayRestarts``, could move
+  a decision).  To reproduce torch exactly where torch is installed, run the traced
+  graph with torch's own kernels:
+  ``run(schedule.trace("torch"), steps, kernels=keras_adapter.backends.torch_kernels())``
+  (0 differing steps in the parity tests).
 
 Everything else is IEEE float32 arithmetic, one rounding per operation, as
 :mod:`refimpl.numpy_ops` computes it.  The optimizer applies the rate as
@@ -107,17 +110,22 @@ def _torch_dtype(value: Any, dtype: npt.DTypeLike | None) -> np.dtype | None:
 class TorchTracer(Tracer):
     """A :class:`~refimpl.modes.trace.Tracer` with Keras's torch conversion rules.
 
-    Constants follow Keras's torch ``convert_to_tensor`` (:func:`_torch_dtype`), and
-    ``cast`` of a Python number converts it directly (``torch.as_tensor(x, dtype)``),
-    without TensorFlow's detour through float32 or its flush to zero.
+    Values a formula hands over (``convert_to_tensor``, a Python number meeting a
+    tensor) follow Keras's torch ``convert_to_tensor`` (:func:`_torch_dtype`); ``cast``
+    of a Python number converts it directly (``torch.as_tensor(x, dtype)``), without
+    TensorFlow's detour through float32 or its flush to zero.  Constants the tracer
+    folds keep their dtype.
     """
 
-    def constant(
-        self, value: Any, dtype: npt.DTypeLike | None = None, *, name: str = "Const"
-    ) -> Node:
-        if isinstance(value, Node):
-            return super().constant(value, dtype, name=name)
-        return super().constant(value, _torch_dtype(value, dtype), name=name)
+    def convert_to_tensor(self, x: Any, dtype: npt.DTypeLike | None = None) -> Node:
+        if isinstance(x, Node):
+            return super().convert_to_tensor(x, dtype)
+        return super().convert_to_tensor(x, _torch_dtype(x, dtype))
+
+    def _operand(self, value: Any, like: Node | None) -> Node:
+        if isinstance(value, Node) or (like is not None and type(value) in (int, float, bool)):
+            return super()._operand(value, like)
+        return self.constant(value, _torch_dtype(value, None))
 
     def cast(self, x: Any, dtype: npt.DTypeLike) -> Node:
         if isinstance(x, Node):

@@ -12,6 +12,9 @@
 
 Keras 3 on its other backends:
 
+- ``"jax"``: ``KERAS_BACKEND=jax``, whose train step ``jax.jit`` compiles: XLA mode
+  with a newer XLA's code generation and the fusions a dense weight update cuts, without
+  64-bit types (:mod:`refimpl.modes.jax_xla`).
 - ``"torch"``: ``KERAS_BACKEND=torch``, whose train step runs eagerly by default: each
   operation one PyTorch CPU kernel, no rewrite, subnormals kept, Keras's torch dtype
   rules (:mod:`refimpl.modes.torch_eager`).
@@ -27,7 +30,7 @@ from typing import Any
 __all__ = ["COMPILED_MODES", "MODES", "check_mode", "tracer"]
 
 #: Every mode a schedule can be evaluated in.
-MODES = ("eager", "graph", "xla", "torch")
+MODES = ("eager", "graph", "xla", "jax", "torch")
 #: The modes in which Keras compiles the train step (TensorFlow backend).
 COMPILED_MODES = ("graph", "xla")
 
@@ -37,7 +40,7 @@ def check_mode(mode: Any) -> str:
 
     >>> check_mode("jit")
     Traceback (most recent call last):
-    ValueError: Argument `mode` must be one of 'eager', 'graph', 'xla', 'torch'. Received: mode='jit'
+    ValueError: Argument `mode` must be one of 'eager', 'graph', 'xla', 'jax', 'torch'. Received: mode='jit'
     """
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(
@@ -56,6 +59,10 @@ def tracer(mode: str) -> Any:
         from refimpl.modes.xla import tracer as xla_tracer
 
         return xla_tracer()
+    if mode == "jax":  # Keras 3's JAX backend
+        from refimpl.modes.jax_xla import tracer as jax_tracer
+
+        return jax_tracer()
     if mode == "torch":  # Keras 3's PyTorch backend (a tracer without rewrites)
         from refimpl.modes.torch_eager import tracer as torch_tracer
 

@@ -197,24 +197,49 @@ def _row_sum(y_true: Any, y_pred: Any) -> Any:
     return keras.ops.sum(y_pred, axis=-1)
 
 
+def _starts(start: Any, count: int) -> list[int]:
+    """``start`` as one int >= 0 per schedule; a ValueError naming it otherwise."""
+    single = isinstance(start, (int, np.integer)) and not isinstance(start, (bool, np.bool_))
+    many = isinstance(start, (Sequence, np.ndarray)) and not isinstance(start, str)
+    values = [start] * count if single else list(start) if many else None
+    if (
+        values is None
+        or len(values) != count
+        or not all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0
+            for v in values
+        )
+    ):
+        raise ValueError(
+            "Argument `start` must be an int >= 0 or one such int per schedule "
+            f"({count}). Received: start={start!r}"
+        )
+    return [int(v) for v in values]
+
+
 def training_rates(
-    schedules: Sequence[Any], steps: int, *, mode: str | None = None, start: int = 0
+    schedules: Sequence[Any],
+    steps: int,
+    *,
+    mode: str | None = None,
+    start: int | Sequence[int] = 0,
 ) -> np.ndarray:
     """The float32 rate each of ``schedules`` applied at the steps ``start, start + 1,
     ..., start + steps - 1`` of real ``model.fit`` training in ``mode`` (one of
     :data:`BACKEND_MODES` for this process's backend; None: :func:`default_mode`).
 
-    The optimizers' ``iterations`` start at ``start`` (as after a resumed run).  The
-    whole horizon runs in one compiled call (``steps_per_execution=steps``) except on
-    torch, which allows one step per call, and in eager modes.
+    The optimizers' ``iterations`` start at ``start`` (as after a resumed run); a
+    sequence gives each schedule its own start (the same schedule may be listed twice,
+    to read it in two windows of one ``fit``).  The whole horizon runs in one compiled
+    call (``steps_per_execution=steps``) except on torch, which allows one step per
+    call, and in eager modes.
     """
     listed, chosen = _check(schedules, mode)
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"Argument `steps` must be a positive int. Received: steps={steps!r}")
-    if not isinstance(start, int) or isinstance(start, bool) or start < 0:
-        raise ValueError(f"Argument `start` must be an int >= 0. Received: start={start!r}")
+    starts = _starts(start, len(listed))
     backend = backend_name()
-    if backend != "tensorflow" and start + steps > 2**31 - 1:
+    if backend != "tensorflow" and max(starts) + steps > 2**31 - 1:
         raise ValueError(
             f"On Keras's {backend!r} backend the optimizer counts its iterations in int32: "
             f"start + steps must be below 2**31. Received: start={start!r}, steps={steps!r}"
@@ -227,8 +252,8 @@ def training_rates(
     model(rows[:1])
     side_by_side = SideBySideSGD(optimizers)
     side_by_side.build([table.embeddings for table in model.tables])
-    for optimizer in optimizers:
-        optimizer.iterations.assign(start)
+    for optimizer, first in zip(optimizers, starts, strict=True):
+        optimizer.iterations.assign(first)
     one_call = backend != "torch" and not arguments["run_eagerly"] and chosen != "eager"
     model.compile(
         optimizer=side_by_side,
@@ -237,8 +262,8 @@ def training_rates(
         **arguments,
     )
     model.fit(rows, np.zeros((steps, 1), np.float32), batch_size=1, shuffle=False, verbose=0)
-    counts = {int(keras.ops.convert_to_numpy(o.iterations)) for o in optimizers}
-    if counts != {start + steps}:  # pragma: no cover - a Keras change
+    counts = [int(keras.ops.convert_to_numpy(o.iterations)) for o in optimizers]
+    if counts != [first + steps for first in starts]:  # pragma: no cover - a Keras change
         raise RuntimeError("the optimizers did not run one update per step")
     rates = np.stack(
         [-keras.ops.convert_to_numpy(table.embeddings)[:, 0] for table in model.tables]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from refimpl.cli import CommandError
-from refimpl.cli.table import build_schedule
+from refimpl.cli.subjects import build_schedule
 from refimpl.lesson import LESSON
 from refimpl.schedules import SCHEDULES
 from refimpl.torch.lr_scheduler import SCHEDULERS

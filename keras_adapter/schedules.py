@@ -35,6 +35,7 @@ from typing import Any, ClassVar, TypeVar
 
 import keras
 
+from keras_adapter.backends import formula_namespace
 from refimpl import schedules as _ref
 from refimpl.schedules import serialization as _serialization
 
@@ -148,10 +149,11 @@ class RefimplSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return adapter
 
     def __call__(self, step: Any) -> Any:
-        """The learning rate at ``step``: refimpl's formula run on ``keras.ops``."""
+        """The learning rate at ``step``: refimpl's formula run on ``keras.ops`` (on
+        the torch backend with uint32 wrap-around: :func:`~keras_adapter.backends.formula_namespace`)."""
         name = getattr(self.reference, "name", None) or type(self).__name__
         with keras.name_scope(name):
-            return self.reference.evaluate(step, xp=keras.ops)
+            return self.reference.evaluate(step, xp=formula_namespace())
 
     def get_config(self) -> dict[str, Any]:
         """The constructor arguments (nested schedules in Keras's serialized dict form)."""

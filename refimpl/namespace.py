@@ -6,7 +6,8 @@ Every schedule formula is written once, as a function of the step over a namespa
 - :mod:`refimpl.numpy_ops` -- NumPy with TensorFlow's dtype rules and CPU kernels,
   operation by operation: what Keras computes when a schedule is called eagerly;
 - a :class:`refimpl.modes.trace.Tracer` -- records the formula as a graph, rewrites it
-  as Grappler or XLA does and runs it on NumPy (``mode="graph"``, ``mode="xla"``);
+  as Grappler or XLA does and runs it on NumPy (``mode="graph"``, ``"xla"``, ``"jax"``,
+  ``"torch"``);
 - ``keras.ops`` -- inside Keras, in ``keras_adapter``;
 - :data:`refimpl.numpy_ops.exact_ops` -- float64 "true math" (``schedule.exact``).
 

@@ -213,12 +213,21 @@ class Kernels:
     NumPy arrays or scalars (and the operation's attrs); operations not in it use
     NumPy's IEEE arithmetic (exactly rounded: add, subtract, multiply, divide,
     comparisons, floor, ceil, minimum, maximum, sqrt, casts).  Float results are
-    flushed to zero where subnormal, as TensorFlow's and XLA's CPU code does.
+    flushed to zero where subnormal, as TensorFlow's and XLA's CPU code does, unless
+    ``flush_subnormals=False`` (PyTorch's CPU kernels keep subnormals; the table's
+    functions must then not flush either).
     """
 
-    def __init__(self, name: str, table: Mapping[str, Callable[..., Any]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        table: Mapping[str, Callable[..., Any]],
+        *,
+        flush_subnormals: bool = True,
+    ) -> None:
         self.name = name
         self.table: Mapping[str, Callable[..., Any]] = MappingProxyType(dict(table))
+        self.flush_subnormals = flush_subnormals
 
     def __repr__(self) -> str:
         return f"Kernels({self.name!r})"
@@ -227,7 +236,8 @@ class Kernels:
         """``op`` on NumPy values ``args``."""
         kernel = self.table.get(op) or _IEEE[op]
         with np.errstate(all="ignore"):
-            return numpy_ops.flush_subnormals(kernel(*args, *attrs))
+            out = kernel(*args, *attrs)
+            return numpy_ops.flush_subnormals(out) if self.flush_subnormals else out
 
 
 def _cast(x: Any, dtype: np.dtype) -> Any:

@@ -317,8 +317,12 @@ class LearningRateSchedule:
         compute dtype (float32 for a Python-float rate).  ``mode="graph"``: the rate
         ``model.fit`` applies with Keras's default ``compile()`` on a CPU;
         ``mode="xla"``: with ``jit_compile=True`` -- TensorFlow rewrites the formula's
-        arithmetic there (see :mod:`refimpl.modes`), and the result is the rate the
-        optimizer applies: float32, at integer steps.
+        arithmetic there (see :mod:`refimpl.modes`).  Keras 3 on its other backends:
+        ``mode="jax"`` (``KERAS_BACKEND=jax``: ``jax.jit``, XLA with jaxlib's rules, no
+        64-bit types) and ``mode="torch"`` (``KERAS_BACKEND=torch``: eager PyTorch
+        float32, subnormals kept).  In every mode but eager the result is the rate the
+        optimizer applies: float32, at integer steps (below ``2**31`` for ``"jax"`` and
+        ``"torch"``, whose step counter is int32; a ValueError otherwise).
 
         Consecutive Python-int steps (``schedule(k)`` right after ``schedule(k - 1)``, as
         in a training loop) are served from a memo in eager mode: the schedule is a
@@ -360,9 +364,9 @@ class LearningRateSchedule:
 
     # --- the compiled modes ---------------------------------------------------------------
     def trace(self, mode: str) -> Any:
-        """The graph TensorFlow runs for this schedule in the compiled ``mode``
-        (``"graph"`` or ``"xla"``), rewritten as the compiler rewrites it, ending with
-        the optimizer's cast to float32 (a :class:`refimpl.modes.trace.Node`;
+        """The graph the train step runs for this schedule in ``mode`` (``"graph"``,
+        ``"xla"``, ``"jax"`` or ``"torch"``), rewritten as the compiler rewrites it (torch:
+        not at all), ending with the optimizer's cast to float32 (a :class:`refimpl.modes.trace.Node`;
         ``print`` it to read the arithmetic).
 
         >>> from refimpl.schedules import ExponentialDecay
@@ -607,4 +611,4 @@ def _integer_steps(step: Any, mode: str) -> np.ndarray:
             )
     if arr.size and (arr.min() < -(2**63) or arr.max() > 2**63 - 1):
         raise ValueError(f"Argument `step` does not fit in int64. Received: step={step!r}")
-    return arr.astype(np.int64)
+    return modes.check_steps(arr.astype(np.int64), mode, step)

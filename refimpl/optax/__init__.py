@@ -6,8 +6,9 @@ By default it gives what Optax's function gives under ``jax.jit`` with x64 off, 
 bit (XLA's rewrites and kernels: :mod:`refimpl.optax._modes`); ``mode="eager"`` the
 un-jitted value, ``x64=True`` the value with ``jax_enable_x64``, ``.exact(count)`` the
 float64 true math.  NumPy only: nothing here imports JAX or Optax (the tests do, to
-prove parity); :mod:`refimpl.optax.jax_namespace` runs any refimpl formula on
-``jax.numpy`` when JAX is installed.
+prove parity); :func:`as_optax` runs any refimpl formula -- Keras's, torch's, Optax's
+-- on ``jax.numpy`` (:data:`jax_ops`, JAX imported on first use) as an Optax schedule,
+and :func:`jit_rates` says without JAX what that gives under ``jax.jit``.
 
 >>> from refimpl import optax
 >>> schedule = optax.warmup_cosine_decay_schedule(0.0, 1.0, warmup_steps=5, decay_steps=15)
@@ -20,6 +21,7 @@ optax.warmup_cosine_decay_schedule(init_value=0.0, peak_value=1.0, warmup_steps=
 from refimpl.optax._base import Schedule
 from refimpl.optax.cosine import cosine_decay_schedule
 from refimpl.optax.exponential import exponential_decay
+from refimpl.optax.jax_namespace import as_optax, jax_ops
 from refimpl.optax.join import (
     join_schedules,
     sgdr_schedule,
@@ -33,13 +35,18 @@ from refimpl.optax.piecewise import (
     piecewise_interpolate_schedule,
 )
 from refimpl.optax.polynomial import constant_schedule, linear_schedule, polynomial_schedule
+from refimpl.optax.port import eager_rates, jit_rates
 
 __all__ = [
     "Schedule",
+    "as_optax",
     "constant_schedule",
     "cosine_decay_schedule",
     "cosine_onecycle_schedule",
+    "eager_rates",
     "exponential_decay",
+    "jax_ops",
+    "jit_rates",
     "join_schedules",
     "linear_onecycle_schedule",
     "linear_schedule",

@@ -2,18 +2,36 @@
 
 - ``"jit"`` (the default): the schedule inside ``jax.jit`` -- an optimizer's update
   step, or ``jax.jit(schedule)``.  JAX emits the HLO of the schedule's ``jax.numpy``
-  operations; XLA:CPU's algebraic simplifier and LLVM rewrite it exactly as they
-  rewrite TensorFlow's HLO with ``jit_compile=True`` (same XLA, same rules: ``x / C``
-  -> ``x * fl(1 / C)``, constant factors multiplied first, single-use products fused
-  into FMAs, ``minimum(float(n), C)`` split with its constant arm folded by LLVM), so
-  the tracer is :func:`refimpl.modes.xla.tracer`'s.  Measured with jax/jaxlib 0.10.2:
-  no JAX-specific rule was needed (the parity tests in ``tests/test_optax_parity.py``
-  pin every schedule at 0 ulp).
+  operations; XLA:CPU's algebraic simplifier and LLVM rewrite it much as they rewrite
+  TensorFlow's HLO with ``jit_compile=True``, so the tracer starts from
+  :func:`refimpl.modes.xla.tracer`'s rules (``x / C`` -> ``x * fl(1 / C)``, constant
+  factors multiplied first, single-use products fused into FMAs, ``pow(2**k, x)`` ->
+  ``exp2``).  jaxlib 0.10.2's XLA differs from TensorFlow 2.21's in what the parity
+  tests found, each rule measured in the optimized HLO or the LLVM IR
+  (``XLA_FLAGS=--xla_dump_to``):
+
+  * :func:`cube` -- ``pow(A, 3)`` -> ``A * (A * A)`` (``HandlePower``; refimpl's
+    TensorFlow model stops at 2);
+  * :func:`lanes_apart` -- ``(A * C1) * C2`` is reassociated only when both constants
+    are vectors or both broadcast scalars (``piecewise_interpolate_schedule``
+    computes its intervals as vectors; see :class:`~refimpl.optax._ops.Lane`);
+  * no :func:`~refimpl.modes.xla.split_minimum_of_the_step`: a float ``minimum`` is
+    ``llvm.minimum.f32``, which LLVM does not turn into a select, so the counts past
+    ``decay_steps`` compute what the count at ``decay_steps`` computes (TensorFlow's
+    XLA folds them separately);
+  * :func:`implied_selects`, :func:`common_operands` -- InstCombine's select folds
+    (a select implied by an enclosing one disappears; ``select(c, x + e, y + e)`` is
+    ``select(c, x, y) + e``, so neither product is fused).
+
+  Kernels: :data:`JAX_XLA_CPU` (XLA's float32 ``log``/``exp``, glibc's ``cosf``,
+  ``powf``, ``exp2f``; glibc's float64 functions).
 - ``"eager"``: the schedule called on a count outside ``jit``.  JAX dispatches every
   ``jax.numpy`` operation alone, each compiled by XLA with its operands as parameters:
-  XLA's kernels (its own float32 ``log``/``exp``, glibc's ``cosf``/``powf``), IEEE
-  arithmetic, and no rewrite that spans operations (no reciprocal of a divisor, no
-  FMA).  The tracer has no rules and no passes; its kernels are XLA:CPU's.
+  XLA's kernels, IEEE arithmetic, no rewrite across operations (no reciprocal of a
+  divisor, no FMA).  The tracer has no rules and no passes.
+
+Both run with subnormals flushed to zero (measured: ``jax.jit(lambda x: x * 1e-30)(1e-10)``
+is 0.0, eagerly too).
 
 >>> tracer("eager").rules, tracer("eager").passes
 ((), ())
@@ -29,7 +47,7 @@ import numpy as np
 
 from refimpl import numpy_ops
 from refimpl.modes import xla
-from refimpl.modes.trace import Kernels, Node, Tracer
+from refimpl.modes.trace import Kernels, Node, Tracer, consumers, rebuild, topological
 from refimpl.optax._ops import Lane
 
 __all__ = ["JIT_RULES", "MODES", "JitTracer", "check_mode", "cube", "lanes_apart", "tracer"]
@@ -108,6 +126,147 @@ def lanes_apart(
     return Node("multiply", (a, b), a.dtype, tr, name=name, scope=a.scope)
 
 
+# --- LLVM's InstCombine on selects ---------------------------------------------------------
+
+
+def _integer_test(node: Node) -> tuple[Node, int, int] | None:
+    """``node`` as ``lo <= n <= hi`` for an integer ``n`` (a comparison of ``n``, or of
+    ``float(n)``, with a constant): InstCombine rewrites a float comparison of an
+    ``sitofp`` into an integer one.  None for anything else."""
+    if node.op not in ("less", "less_equal", "greater", "greater_equal"):
+        return None
+    a, b = node.inputs
+    op = node.op
+    if a.op == "const" and b.op != "const":
+        a, b = b, a
+        op = {"less": "greater", "less_equal": "greater_equal",
+              "greater": "less", "greater_equal": "less_equal"}[op]  # fmt: skip
+    if b.op != "const":
+        return None
+    n = a.inputs[0] if a.op == "cast" and a.inputs[0].dtype.kind in "iu" else a
+    if n.dtype.kind not in "iu":
+        return None
+    k = float(b.value)
+    if math.isnan(k):
+        return None
+    low, high = -math.inf, math.inf
+    if op == "less":
+        high = math.ceil(k) - 1
+    elif op == "less_equal":
+        high = math.floor(k)
+    elif op == "greater":
+        low = math.floor(k) + 1
+    else:
+        low = math.ceil(k)
+    return n, low, high  # type: ignore[return-value]
+
+
+def implied_selects(tr: Tracer, root: Node) -> Node:
+    """``where(c1, A, where(c0, B, C))`` -> ``where(c1, A, C)`` when ``c1`` being false
+    decides ``c0`` (both integer tests of one counter, see :func:`_integer_test`), and
+    likewise in the true arm: InstCombine drops a select whose condition a dominating
+    select implies.  Measured: torch's ``OneCycleLR`` closed form with a phase that
+    ends before step 0 (``pct_start * total_steps < 1``) loses that phase's arm."""
+
+    def arm(node: Node, test: tuple[Node, int, int], holds: bool) -> Node:
+        """``node`` seen where ``test`` is ``holds``."""
+        while node.op == "where":
+            inner = _integer_test(node.inputs[0])
+            if inner is None or inner[0] is not test[0]:
+                return node
+            _, lo, hi = test
+            _, ilo, ihi = inner
+            if holds:  # n in [lo, hi]
+                verdict = (
+                    True if ilo <= lo and hi <= ihi else False if hi < ilo or ihi < lo else None
+                )
+            elif lo == -math.inf:  # n > hi
+                verdict = (
+                    True if ilo <= hi + 1 and ihi == math.inf else False if ihi <= hi else None
+                )
+            elif hi == math.inf:  # n < lo
+                verdict = (
+                    True if ilo == -math.inf and lo - 1 <= ihi else False if lo <= ilo else None
+                )
+            else:
+                verdict = None
+            if verdict is None:
+                return node
+            node = node.inputs[1] if verdict else node.inputs[2]
+        return node
+
+    def rewrite(node: Node) -> Node:
+        if node.op != "where":
+            return node
+        test = _integer_test(node.inputs[0])
+        if test is None:
+            return node
+        cond, yes, no = node.inputs
+        new_yes, new_no = arm(yes, test, True), arm(no, test, False)
+        if new_yes is yes and new_no is no:
+            return node
+        return Node("where", (cond, new_yes, new_no), node.dtype, tr, name=node.name,
+                    scope=node.scope)  # fmt: skip
+
+    return rebuild(root, rewrite)
+
+
+def _same_operand(a: Node, b: Node) -> bool:
+    """One LLVM value: the same node, or equal constants (LLVM uniques constants)."""
+    if a is b:
+        return True
+    return (
+        a.op == b.op == "const"
+        and a.dtype == b.dtype
+        and np.asarray(a.value).tobytes() == np.asarray(b.value).tobytes()
+    )
+
+
+def common_operands(tr: Tracer, root: Node) -> Node:
+    """``where(c, x + e, y + e)`` -> ``where(c, x, y) + e`` (and ``-``, ``*``, either
+    operand order for ``+`` and ``*``) when both arms are used only there:
+    InstCombine's ``foldSelectOpOp``.  Runs before :func:`~refimpl.modes.xla.contract_fma`
+    (the backend fuses after InstCombine), so the products ``x`` and ``y`` are no
+    longer fused with the addition.  Measured in jaxlib 0.10.2's LLVM IR
+    (``select i1 %c, float %x, float %y`` then one ``fadd``)."""
+    counts = consumers(root)
+
+    def rewrite(node: Node) -> Node:
+        if node.op != "where":
+            return node
+        cond, x, y = node.inputs
+        if x.op != y.op or x.op not in ("add", "subtract", "multiply") or x.dtype.kind != "f":
+            return node
+        if counts.get(id(x), 0) != 1 or counts.get(id(y), 0) != 1:
+            return node
+        pairs = [((0, 0), (1, 1)), ((1, 1), (0, 0))]
+        if x.op != "subtract":
+            pairs += [((0, 1), (1, 0)), ((1, 0), (0, 1))]
+        for (xs, ys), (xo, yo) in pairs:  # shared positions, other positions
+            if _same_operand(x.inputs[xs], y.inputs[ys]):
+                picked = Node("where", (cond, x.inputs[xo], y.inputs[yo]), node.dtype, tr,
+                              name=f"{node.name}/v", scope=node.scope)  # fmt: skip
+                operands = (picked, x.inputs[xs]) if xo == 0 else (x.inputs[xs], picked)
+                return Node(x.op, operands, node.dtype, tr, name=node.name, scope=node.scope)
+        return node
+
+    return _rebuild_with_originals(root, rewrite, counts)
+
+
+def _rebuild_with_originals(root: Node, rewrite: Any, counts: dict[int, int]) -> Node:
+    """:func:`rebuild`, with the use counts of the original nodes carried to their copies."""
+    done: dict[int, Node] = {}
+    for node in topological(root):
+        inputs = tuple(done[id(i)] for i in node.inputs)
+        current = node
+        if any(a is not b for a, b in zip(inputs, node.inputs, strict=True)):
+            current = Node(node.op, inputs, node.dtype, node.tracer, node.attrs, node.value,
+                           node.name, node.scope)  # fmt: skip
+            counts[id(current)] = counts.get(id(node), 0)
+        done[id(node)] = rewrite(current)
+    return done[id(root)]
+
+
 class JitTracer(Tracer):
     """XLA's tracer, knowing which constants are elements of a constant vector: a
     :class:`~refimpl.optax._ops.Lane` becomes a constant named ``lane:...``, and a
@@ -130,6 +289,13 @@ def _renamed(node: Node, name: str) -> Node:
     return Node(node.op, node.inputs, node.dtype, node.tracer, node.attrs, node.value, name,
                 node.scope)  # fmt: skip
 
+
+#: The passes of ``"jit"``: refimpl.modes.xla's LLVM passes without
+#: :func:`~refimpl.modes.xla.split_minimum_of_the_step` (jaxlib 0.10.2's XLA lowers a
+#: float ``minimum`` to ``llvm.minimum.f32``, which InstCombine does not split into a
+#: select: measured in the LLVM IR, and past ``decay_steps`` the value is the one at
+#: ``decay_steps``), with InstCombine's select folds before the FMA contraction.
+JIT_PASSES = (xla.zero_products, implied_selects, common_operands, xla.contract_fma)
 
 #: The rules JAX's XLA applies beyond (or before) :func:`refimpl.modes.xla.tracer`'s:
 #: prepended (``lanes_apart``) and appended (``cube``).
@@ -219,7 +385,7 @@ def tracer(mode: str) -> Tracer:
         return JitTracer(
             name="jax-jit",
             rules=(lanes_apart, *base.rules, cube),
-            passes=base.passes,
+            passes=JIT_PASSES,
             fold=JAX_XLA_FOLD,
             runtime=JAX_XLA_CPU,
             cond_barrier=base.cond_barrier,

@@ -21,6 +21,7 @@ optax.warmup_cosine_decay_schedule(init_value=0.0, peak_value=1.0, warmup_steps=
 from refimpl.optax._base import Schedule
 from refimpl.optax.cosine import cosine_decay_schedule
 from refimpl.optax.exponential import exponential_decay
+from refimpl.optax.inject import reported_dtype, reported_rates, to_bfloat16
 from refimpl.optax.jax_namespace import as_optax, jax_ops
 from refimpl.optax.join import (
     join_schedules,
@@ -53,7 +54,10 @@ __all__ = [
     "piecewise_constant_schedule",
     "piecewise_interpolate_schedule",
     "polynomial_schedule",
+    "reported_dtype",
+    "reported_rates",
     "sgdr_schedule",
+    "to_bfloat16",
     "warmup_cosine_decay_schedule",
     "warmup_exponential_decay_schedule",
 ]

@@ -38,7 +38,25 @@ from refimpl.optax.piecewise import (
 from refimpl.optax.polynomial import constant_schedule, linear_schedule, polynomial_schedule
 from refimpl.optax.port import eager_rates, jit_rates
 
+#: Optax's schedule functions refimpl.optax has, by name.
+FUNCTIONS = (
+    "constant_schedule",
+    "linear_schedule",
+    "polynomial_schedule",
+    "exponential_decay",
+    "cosine_decay_schedule",
+    "piecewise_constant_schedule",
+    "piecewise_interpolate_schedule",
+    "linear_onecycle_schedule",
+    "cosine_onecycle_schedule",
+    "warmup_cosine_decay_schedule",
+    "warmup_exponential_decay_schedule",
+    "sgdr_schedule",
+    "join_schedules",
+)
+
 __all__ = [
+    "FUNCTIONS",
     "Schedule",
     "as_optax",
     "constant_schedule",

@@ -50,7 +50,21 @@ from refimpl.modes import xla
 from refimpl.modes.trace import Kernels, Node, Tracer, consumers, rebuild, topological
 from refimpl.optax._ops import Lane
 
-__all__ = ["JIT_RULES", "MODES", "JitTracer", "check_mode", "cube", "lanes_apart", "tracer"]
+__all__ = [
+    "JAX_XLA_CPU",
+    "JAX_XLA_FOLD",
+    "JIT_PASSES",
+    "JIT_RULES",
+    "MODES",
+    "JitTracer",
+    "check_mode",
+    "common_operands",
+    "common_subexpressions",
+    "cube",
+    "implied_selects",
+    "lanes_apart",
+    "tracer",
+]
 
 #: The ways JAX runs a schedule.
 MODES = ("jit", "eager")

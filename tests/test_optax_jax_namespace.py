@@ -213,20 +213,42 @@ def test_other_objects_are_refused() -> None:
 @settings(max_examples=4)
 @given(data=st.data(), extra=EXTRA, x64=st.booleans())
 def test_optax_schedules_through_the_namespace_are_optaxs(name, data, extra, x64) -> None:
-    """The same values, dtype and weak type as Optax's own function under jit."""
+    """The same dtype and weak type as Optax's own function under jit, and the values
+    :func:`jit_rates` predicts: Optax's own, but where the port's scalar constants let
+    XLA reassociate a product that Optax's constant vectors keep (see the next test)."""
     config = data.draw(optax_schedule_configs(name), label="config")
-    ours = as_optax(build_optax_schedule(name, config))
+    schedule = build_optax_schedule(name, config)
+    ours = as_optax(schedule)
     theirs = build_optax_schedule(name, config, optax)
     counts = _counts(optax_edge_counts(name, config), extra)
-    _assert_same(
-        oracle.optax_values(ours, counts, x64=x64),
-        oracle.optax_values(theirs, counts, x64=x64),
-        f"{name}({config})",
-        counts,
-    )
+    got = oracle.optax_values(ours, counts, x64=x64)
+    what = f"{name}({config})"
+    _assert_same(got, jit_rates(schedule, counts, x64=x64), what, counts)
+    if "interpolate" not in type(schedule).__name__:
+        _assert_same(got, oracle.optax_values(theirs, counts, x64=x64), what, counts)
     with jax.enable_x64(x64):
         a, b = jax.jit(ours)(jnp.int32(3)), jax.jit(theirs)(jnp.int32(3))
         assert (a.dtype, a.weak_type) == (b.dtype, b.weak_type)
+
+
+def test_the_ports_scalars_reassociate_where_optaxs_vectors_do_not() -> None:
+    """cosine_onecycle_schedule(36, 0.1): at count 35 Optax's vectors keep
+    ``(t * fl(1/26)) * pi`` (t = 25, the count past the boundary), the port's scalars
+    make it ``t * fl(fl(1/26) * pi)``: the cosines' arguments, hence the values, part."""
+    config = {"transition_steps": 36, "peak_value": 0.1}
+    schedule = build_optax_schedule("cosine_onecycle_schedule", config)
+    counts = np.array([34, 35])
+    port = oracle.optax_values(as_optax(schedule), counts)
+    own = oracle.optax_values(
+        build_optax_schedule("cosine_onecycle_schedule", config, optax), counts
+    )
+    f = np.float32
+    inverse = f(1) / f(26)
+    kept, reassociated = (f(25) * inverse) * f(np.pi), f(25) * (inverse * f(np.pi))
+    assert kept != reassociated
+    assert own[1] != port[1]
+    assert port.tolist() == jit_rates(schedule, counts).tolist()
+    assert own.tolist() == schedule(counts).tolist()
 
 
 # --- against Keras's own XLA (refimpl's TensorFlow model) -------------------------------------
@@ -234,13 +256,21 @@ def test_optax_schedules_through_the_namespace_are_optaxs(name, data, extra, x64
 
 def _xla_without_split(schedule, counts: np.ndarray) -> np.ndarray:
     """Keras's formula traced with refimpl.modes.xla's rules and passes (TensorFlow 2.21's
-    XLA), without the split of ``minimum(float(step), C)`` and with ``pow(A, 3)``
-    (which XLA has in both, refimpl's TensorFlow model lacks), on the int64 step."""
+    XLA), without the split of ``minimum(float(step), C)``, and with the two simplifier
+    rules measured in JAX that refimpl's TensorFlow model lacks (``pow(A, 3)``, constant
+    additions reassociated: XLA's own, so presumably in TensorFlow's XLA too -- not
+    measured there), LLVM's zero products not followed by XLA's rules (the rules
+    refimpl's TensorFlow model re-runs there hold no constant addition), on the int64
+    step."""
     base = xla.tracer()
     tracer = _modes.JitTracer(
         name="xla-no-split",
-        rules=(*base.rules, _modes.cube),
-        passes=tuple(p for p in base.passes if p is not xla.split_minimum_of_the_step),
+        rules=(*base.rules, _modes.cube, _modes.add_constants),
+        passes=tuple(
+            _modes.zero_products if p is xla.zero_products else p
+            for p in base.passes
+            if p is not xla.split_minimum_of_the_step
+        ),
         fold=base.fold,
         runtime=base.runtime,
     )
@@ -257,6 +287,37 @@ def test_jax_is_kerass_xla_but_for_the_minimum_split(name, data, extra) -> None:
     counts = _counts(edge_steps(name, config), extra)
     got = oracle.optax_values(as_optax(schedule), counts)
     _assert_same(got, _xla_without_split(schedule, counts), f"{name}({config})", counts)
+
+
+def test_constant_additions_are_reassociated() -> None:
+    """LinearCosineDecay with decay_steps=1: ``alpha + (1 - s)`` is ``fl(alpha + 1) - s``
+    in XLA (1.95954847 - 1 = 0.95954847, not fl(0.9595485 + 0))."""
+    from refimpl.schedules import LinearCosineDecay
+
+    schedule = LinearCosineDecay(1.0, 1, num_periods=0.0, alpha=0.959548560224849, beta=0.0)
+    counts = np.array([0, 1, 2])
+    got = oracle.optax_values(as_optax(schedule), counts)
+    by_hand = np.float32(np.float32(0.959548560224849) + np.float32(1)) - np.float32(1)
+    assert got[1:].tolist() == [float(by_hand)] * 2
+    assert jit_rates(schedule, counts).tolist() == got.tolist()
+
+
+def test_llvms_zero_products_do_not_rerun_xlas_simplifier() -> None:
+    """num_periods=0: LLVM turns the cosine into 1 after XLA's simplifier has run, so
+    ``(fl(alpha + 1) - s) * 1 + beta`` stays two additions; XLA's constant reassociation
+    would have given ``fl(fl(alpha + 1) + beta) - s`` (one ulp apart here)."""
+    from refimpl.schedules import LinearCosineDecay
+
+    alpha, beta = 0.04097352393619469, 0.016527635528529094
+    schedule = LinearCosineDecay(1.0, 1, num_periods=0.0, alpha=alpha, beta=beta)
+    counts = np.array([0, 1, 2])
+    got = oracle.optax_values(as_optax(schedule), counts)
+    f, one = np.float32, np.float32(1)
+    kept = (f(alpha) + one - one) + f(beta)
+    reassociated = (f(alpha) + one + f(beta)) - one
+    assert kept != reassociated
+    assert got[1:].tolist() == [float(kept)] * 2
+    assert jit_rates(schedule, counts).tolist() == got.tolist()
 
 
 def test_past_the_end_jax_and_kerass_xla_part() -> None:

@@ -77,6 +77,19 @@ def test_lanes_marks_only_vectors_with_different_elements() -> None:
     assert [type(v) for v in lanes([5])] == [float]
 
 
+def test_constant_additions_reassociate() -> None:
+    """a + (1 - x) -> fl(a + 1) - x; a + (x - 1) -> x + fl(a - 1); a - (x + 1) stays."""
+    a = 0.9595
+    x = F(3) * F(0.1)
+
+    def value(build):
+        return run(_trace(lambda xp, n: build(xp.cast(n, np.float32) * 0.1)), [3])[0]
+
+    assert value(lambda t: a + (1 - t)) == (F(a) + F(1)) - x
+    assert value(lambda t: a + (t - 1)) == x + (F(a) - F(1))
+    assert value(lambda t: a - (t + 1)) == F(a) - (x + F(1))
+
+
 def test_an_implied_select_disappears() -> None:
     """where(n <= -1, A, where(n <= -2, B, C)): where n > -1, n <= -2 is false: C."""
 

@@ -143,7 +143,7 @@ class Schedule:
     def __init__(self, config: dict[str, Any]) -> None:
         #: Optax's arguments, as given (:meth:`get_config`).
         self._config = dict(config)
-        self._traces: dict[tuple[str, JaxTypes], Node] = {}
+        self._traces: dict[tuple[str, JaxTypes, bool], Node] = {}
         self._python_values: dict[tuple[str, bool, np.dtype], Any] = {}
 
     # --- what Optax was called with ----------------------------------------------------
@@ -186,14 +186,23 @@ class Schedule:
         return None
 
     # --- evaluation ------------------------------------------------------------------
-    def trace(self, mode: str = "jit", *, x64: bool = False, count_dtype: Any = "int32") -> Node:
+    def trace(
+        self,
+        mode: str = "jit",
+        *,
+        x64: bool = False,
+        count_dtype: Any = "int32",
+        vectors: bool = True,
+    ) -> Node:
         """The graph XLA runs for this schedule in ``mode`` (rewritten as XLA rewrites
-        it), ending in JAX's result dtype; ``print`` it to read the arithmetic."""
+        it), ending in JAX's result dtype; ``print`` it to read the arithmetic.
+        ``vectors=False``: the graph of the port (:func:`refimpl.optax.as_optax`), whose
+        constants are all scalars (see :func:`refimpl.optax._modes.tracer`)."""
         types = JaxTypes(x64=x64, count=np.dtype(count_dtype))
-        key = (_modes.check_mode(mode), types)
+        key = (_modes.check_mode(mode), types, vectors)
         node = self._traces.get(key)
         if node is None:
-            tracer = _modes.tracer(mode)
+            tracer = _modes.tracer(mode, vectors=vectors)
             count = tracer.cast(tracer.step(), types.count)
             value = self.evaluate(count, xp=tracer, types=types)
             dtype = self.result_type(types).dtype

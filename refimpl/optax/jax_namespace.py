@@ -208,8 +208,11 @@ def as_optax(schedule: Any, *, dtype: Any = None) -> Callable[[Any], Any]:
     """``schedule`` as an Optax schedule: a function of Optax's count computing the
     schedule's formula on ``jax.numpy`` (jit-compatible: no Python branch on the count).
 
-    - a refimpl.optax schedule: its formula with JAX's dtypes, as Optax's function
-      computes it (the same dtype, weakly typed where Optax's result is);
+    - a refimpl.optax schedule: its formula with JAX's dtypes (the same dtype as
+      Optax's function, weakly typed where Optax's result is); the formula takes
+      ``piecewise_interpolate_schedule``'s intervals one at a time, as scalars, so XLA
+      can reassociate a product Optax's constant vectors keep: an ulp apart at some
+      counts (``jit_rates`` predicts the port, ``schedule(count)`` Optax's function);
     - a Keras schedule (:class:`refimpl.schedules.LearningRateSchedule`): the formula
       in Keras's dtype (``dtype`` overrides it, as ``evaluate(dtype=...)``), the count
       taken as Keras's step (step 0 is the first update in both);

@@ -41,7 +41,9 @@ def jit_rates(
 ) -> np.ndarray:
     """``jax.jit(as_optax(schedule))(count)`` at every count of ``counts``, computed
     with NumPy: a refimpl.optax schedule as :meth:`~refimpl.optax.Schedule.__call__`
-    gives it, a Keras schedule or a torch scheduler (``dtype`` as
+    gives it but for Optax's constant vectors, which the port holds as scalars
+    (``piecewise_interpolate_schedule`` and the one-cycle schedules can then be an ulp
+    from Optax's own function: ``schedule(counts)`` is that one), a Keras schedule or a torch scheduler (``dtype`` as
     :func:`~refimpl.optax.as_optax` takes it) by tracing its formula with XLA's rules."""
     return _rates("jit", schedule, counts, x64, count_dtype, dtype)
 
@@ -62,7 +64,11 @@ def _rates(
     mode: str, schedule: Any, counts: npt.ArrayLike, x64: bool, count_dtype: Any, dtype: Any
 ) -> np.ndarray:
     if isinstance(schedule, Schedule):
-        return schedule(counts, mode=mode, x64=x64, count_dtype=count_dtype)
+        if mode == "eager":
+            return schedule(counts, mode=mode, x64=x64, count_dtype=count_dtype)
+        # the port's graph: refimpl's formula holds Optax's constant vectors as scalars
+        node = schedule.trace(mode, x64=x64, count_dtype=count_dtype, vectors=False)
+        return run(node, check_count(counts, np.dtype(count_dtype)))
     from refimpl.schedules import LearningRateSchedule
     from refimpl.torch._base import LRScheduler
 

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 FMNIST_DIR := /usr/share/datasets/fashion-mnist
 export HYPOTHESIS_PROFILE ?= ci
 
-.PHONY: all demo test lint typecheck pytest data venv bench clean
+.PHONY: all demo test lint typecheck pytest profiles data venv bench clean
 
 all: test
 
@@ -47,7 +47,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP) data
 	REFIMPL_REQUIRE_KERAS=1 $(PY) -m pytest -p no:cacheprovider
 
-test: lint typecheck pytest
+# The project as users install it: build the sdist and the wheel, `twine check` them,
+# install the wheel into fresh virtual environments (no extra; plot; keras) and run the
+# commands each allows -- and the one-line "install the extra" errors for the others.
+# A pytest module (one failure per profile and command, shared fixtures), kept out of
+# the everyday pytest run by its `install` marker.
+profiles: $(STAMP)
+	$(PY) -m pytest -p no:cacheprovider -m install tests/test_install_profiles.py
+
+test: lint typecheck pytest profiles
 
 # The lesson, shortened to finish in a few minutes on 2 cores; the command prints where
 # the report is and how to run the full lesson.

@@ -174,7 +174,7 @@ def in_graph_cost(calls: int, rounds: int, cases: list[str]) -> None:
 
 
 def parity_throughput(configs: int, steps: int) -> None:
-    from refimpl.cli import parity
+    from keras_adapter import parity
     from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES
 
     names = [*KERAS_SCHEDULES, *EXTRA_SCHEDULES]

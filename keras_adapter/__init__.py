@@ -9,7 +9,10 @@
 Each runs the refimpl formula function itself on ``keras.ops``.
 
 Also: :func:`from_keras` / :func:`to_keras` (lossless conversions) and
-:func:`legacy_decay` (the optimizer ``decay=`` that Keras 3 ignores).
+:func:`legacy_decay` (the optimizer ``decay=`` that Keras 3 ignores).  The command line's
+TensorFlow half lives here too, imported on demand: :mod:`keras_adapter.parity` (the
+comparison ``lr-refimpl parity`` runs) and :mod:`keras_adapter.lesson` (``lr-refimpl
+tutorial --backend keras``).
 
 Load a model saved with an adapter schedule only after ``import keras_adapter``:
 otherwise Keras reports "Could not locate class 'ExponentialDecay'".

@@ -22,7 +22,8 @@ __all__ = ["tolerance", "ulp_distance", "within_bounds"]
 
 # --- documented accuracy against TensorFlow ------------------------------------------------
 
-_HALF_EPS = {"float32": 2.0**-24, "float64": 2.0**-53}
+#: Half of float32's machine epsilon: the relative rounding error of one float32 operation.
+_HALF_EPS_FLOAT32 = 2.0**-24
 _EXACT = frozenset({"PiecewiseConstantDecay", "InverseTimeDecay", "TimeBasedDecay"})
 #: Largest |z| of refimpl's counter-based normal draw (24-bit uniforms): sqrt(-2 ln 2**-25).
 _MAX_NORMAL = math.sqrt(-2.0 * math.log(2.0**-25))
@@ -42,8 +43,31 @@ def _children(name: str, config: dict[str, Any]) -> list[tuple[str, dict[str, An
     return []
 
 
-def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Callable[[Any], Any]]:
+def _half_epsilon(dtype: Any) -> float:
+    """Half the machine epsilon of a floating ``dtype`` (anything ``np.dtype`` takes, or
+    a TensorFlow ``DType``): ``2**-24`` for float32."""
+    if dtype is None:
+        raise TypeError("tolerance: dtype must be a floating dtype, not None")
+    try:
+        resolved = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+    except TypeError:
+        raise TypeError(
+            f"tolerance: dtype must be a NumPy dtype-like (e.g. 'float32', np.float32). "
+            f"Received: dtype={dtype!r}"
+        ) from None
+    if resolved.kind != "f":
+        raise ValueError(
+            f"tolerance: dtype must be a floating dtype (float16, float32, float64). "
+            f"Received: dtype={dtype!r}"
+        )
+    return float(np.finfo(resolved).eps) / 2
+
+
+def tolerance(name: str, config: dict[str, Any], dtype: Any) -> tuple[int, Callable[[Any], Any]]:
     """refimpl's documented accuracy against TensorFlow's eager scalar call.
+
+    ``dtype`` is the compute dtype: anything ``np.dtype`` accepts (``"float32"``,
+    ``np.float64``, ``np.dtype("float32")``) or a TensorFlow ``DType``.
 
     Returns ``(ulps, atol)`` for :func:`assert_schedules_match`: a value is within
     bounds when it is at most ``ulps`` ulp from TensorFlow's, or within ``atol(steps)``
@@ -66,17 +90,17 @@ def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Calla
     >>> ulps, atol = tolerance("InverseTimeDecay", {"initial_learning_rate": 0.1}, "float32")
     >>> ulps, float(atol(np.array([10]))[0])
     (0, 0.0)
-    >>> ulps, atol = tolerance("CosineDecay", {"initial_learning_rate": 1.0}, "float32")
+    >>> ulps, atol = tolerance("CosineDecay", {"initial_learning_rate": 1.0}, np.float32)
     >>> ulps, float(atol(np.array([10]))[0] / 2**-24)  # 2.5u + 2u (product) + 2u (sum)
     (2, 6.5)
     """
+    u = _half_epsilon(dtype)
     children = _children(name, config)
     if children:
         parts = [tolerance(n, c, dtype) for n, c in children]
         own_ulps = 0 if name in _EXACT else 2
         ulps = max([own_ulps, *(p[0] for p in parts)])
         return ulps, lambda s: np.max([p[1](s) for p in parts], axis=0)
-    u = _HALF_EPS[dtype]
     lr = abs(float(config.get("initial_learning_rate", 0.0)))
     ulps = 0 if name in _EXACT else 2
 
@@ -101,6 +125,11 @@ def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Calla
         # lr * ((1 - alpha) * (0.5 * m_fac * (1 + cos(pi * f'))) + alpha), where
         # m_fac = m_mul ** i is one ulp of pow apart too.
         t, m = float(config.get("t_mul", 2.0)), float(config.get("m_mul", 1.0))
+        if not t > 0:
+            raise ValueError(
+                "tolerance: CosineDecayRestarts with t_mul <= 0 (or NaN) has no documented "
+                f"bound: Keras computes NaN or nonsense there. Received: t_mul={t!r}"
+            )
         a, first = float(config.get("alpha", 0.0)), float(config["first_decay_steps"])
 
         def restarts(s: Any) -> Any:
@@ -141,7 +170,7 @@ def tolerance(name: str, config: dict[str, Any], dtype: str) -> tuple[int, Calla
         # raises that to p.  The bound is relative to the value lr * rate ** p.
         ds, d = float(config["decay_steps"]), float(config["decay_rate"])
         staircase = bool(config.get("staircase", False))
-        u_rate = _HALF_EPS["float32"] if type(config["decay_rate"]) is float else u
+        u_rate = _HALF_EPS_FLOAT32 if type(config["decay_rate"]) is float else u
 
         def natural(s: Any) -> Any:
             p = np.asarray(s, np.float64) / ds

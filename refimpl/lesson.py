@@ -8,7 +8,6 @@ are steps 0..4689 -- not the "~5,000" the lesson plots.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ def steps_per_epoch(samples: int, batch_size: int) -> int:
             f"samples and batch_size must be >= 1. Received: samples={samples}, "
             f"batch_size={batch_size}"
         )
-    return math.ceil(samples / batch_size)
+    return -(-samples // batch_size)  # ceil in integers: exact for any size
 
 
 @dataclass(frozen=True)

@@ -41,20 +41,49 @@ from refimpl.optimizers.sgd import SGD
 from refimpl.progbar import Progbar
 from refimpl.utils import get_rng
 
-__all__ = ["Sequential", "learning_rate_of_step"]
+__all__ = ["Sequential", "learning_rate_mode", "learning_rate_of_step"]
 
 
-def learning_rate_of_step(optimizer: SGD, step: int) -> np.float32:
+def learning_rate_of_step(optimizer: SGD, step: int, mode: str = "graph") -> np.float32:
     """The float32 learning rate the trainer applies in the update at ``step``
-    (``iterations`` before the update): ``schedule(step)``, or the constant rate.
+    (``iterations`` before the update): the schedule at ``step`` as Keras's train step
+    computes it in ``mode`` (see :mod:`refimpl.modes`), or the constant rate.
 
     The one place the trainer evaluates the rate; ``ValueError`` if it is not finite.
 
     >>> from refimpl.schedules import ExponentialDecay
-    >>> learning_rate_of_step(SGD(ExponentialDecay(0.1, 10, 0.5)), 10)
-    np.float32(0.05)
+    >>> stairs = SGD(ExponentialDecay(0.1, 61, 0.5, staircase=True))
+    >>> learning_rate_of_step(stairs, 61), learning_rate_of_step(stairs, 61, mode="eager")
+    (np.float32(0.1), np.float32(0.05))
     """
-    return optimizer._rate_at(step)
+    return optimizer._rate_at(step, mode=mode)
+
+
+def learning_rate_mode(run_eagerly: Any, jit_compile: Any) -> str:
+    """The mode Keras's ``fit`` runs the train step in, from ``compile``'s arguments:
+    ``"eager"`` with ``run_eagerly=True``; ``"xla"`` with ``jit_compile=True``;
+    ``"graph"`` otherwise (``jit_compile="auto"`` is off on a machine without a GPU,
+    ``Trainer._resolve_auto_jit_compile``; refimpl trains on the CPU).
+
+    >>> learning_rate_mode(False, "auto"), learning_rate_mode(False, True)
+    ('graph', 'xla')
+    """
+    if not isinstance(run_eagerly, (bool, np.bool_)):
+        raise TypeError(
+            f"Argument `run_eagerly` must be a bool. Received: run_eagerly={run_eagerly!r}"
+        )
+    if jit_compile != "auto" and not isinstance(jit_compile, (bool, np.bool_)):
+        raise ValueError(
+            f"Argument `jit_compile` must be True, False or 'auto'. Received: jit_compile={jit_compile!r}"
+        )
+    if run_eagerly:
+        if jit_compile is True:
+            raise ValueError(
+                "You cannot set both `run_eagerly` and `jit_compile` to True (Keras refuses "
+                "it too). Received: run_eagerly=True, jit_compile=True"
+            )
+        return "eager"
+    return "xla" if jit_compile is True else "graph"
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -97,6 +126,9 @@ class Sequential:
         self.loss: losses_module.Loss | None = None
         self.metrics_names: list[str] = []
         self.compiled = False
+        #: How Keras would run the train step ("graph", "xla" or "eager"): the rate the
+        #: trainer applies is the schedule's in that mode (set by :meth:`compile`).
+        self.learning_rate_mode = "graph"
         self.stop_training = False
         self.stop_reason: str | None = None
         self.history: callbacks_module.History | None = None
@@ -257,10 +289,24 @@ class Sequential:
         out(" Non-trainable params: 0 (0.00 B)")
 
     # -- compile ----------------------------------------------------------------------
-    def compile(self, optimizer: Any = "sgd", loss: Any = None, metrics: Any = None) -> None:
+    def compile(
+        self,
+        optimizer: Any = "sgd",
+        loss: Any = None,
+        metrics: Any = None,
+        *,
+        run_eagerly: bool = False,
+        jit_compile: bool | str = "auto",
+    ) -> None:
         """Set the optimizer (an :class:`~refimpl.optimizers.SGD` or ``"sgd"``), the loss
         (``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"`` or a
-        :class:`~refimpl.losses.Loss`) and ``metrics`` (``["accuracy"]`` or None)."""
+        :class:`~refimpl.losses.Loss`) and ``metrics`` (``["accuracy"]`` or None).
+
+        ``run_eagerly`` and ``jit_compile`` are Keras's: they decide how Keras would run
+        the train step, and so which arithmetic its schedule gets (graph mode by default,
+        as Keras on a CPU; :func:`learning_rate_mode`).  The trainer applies the rate of
+        that mode at every step (``model.learning_rate_mode``; ``history.params``)."""
+        mode = learning_rate_mode(run_eagerly, jit_compile)
         if isinstance(optimizer, str):
             if optimizer.lower() != "sgd":
                 raise ValueError(
@@ -278,6 +324,7 @@ class Sequential:
         self.loss = losses_module.get(loss)
         self.metrics_names = metrics_module.resolve(metrics, self.loss.sparse)
         self.optimizer = optimizer
+        self.learning_rate_mode = mode
         self.compiled = True
         if self._pending_optimizer_state is not None and self.built:
             optimizer.set_state(self._pending_optimizer_state, self._variables())
@@ -441,21 +488,28 @@ class Sequential:
         steps = -(-n // batch_size)
         self.optimizer.build(self._variables())
         self.optimizer.check_schedule(
-            self.optimizer.iterations, steps * max(epochs - initial_epoch, 0)
+            self.optimizer.iterations,
+            steps * max(epochs - initial_epoch, 0),
+            self.learning_rate_mode,
         )
 
         history = callbacks_module.History()
         cb_list = callbacks_module.CallbackList(
             [*callbacks, history],
             self,
-            {"verbose": verbose, "epochs": epochs, "steps": steps},
+            {
+                "verbose": verbose,
+                "epochs": epochs,
+                "steps": steps,
+                "learning_rate_mode": self.learning_rate_mode,
+            },
         )
         self.stop_training = False
         self.stop_reason = None
         rng = get_rng()
         cb_list.on_train_begin()
         eval_rows = 0 if val is None else min(val[0].shape[0], EVAL_BATCH)
-        with self._engine(batch_size, y, eval_rows) as engine:
+        with self._engine(min(batch_size, n), y, eval_rows) as engine:
             for epoch in range(initial_epoch, epochs):
                 cb_list.on_epoch_begin(epoch)
                 if verbose and epochs > 1:
@@ -509,7 +563,9 @@ class Sequential:
         """One batch: the step's rate, gradients, then (if the loss is finite) the update."""
         assert self.optimizer is not None
         try:
-            rate = learning_rate_of_step(self.optimizer, self.optimizer.iterations)
+            rate = learning_rate_of_step(
+                self.optimizer, self.optimizer.iterations, self.learning_rate_mode
+            )
         except ValueError as exc:
             raise ValueError(f"Epoch {epoch + 1}, batch {step + 1}: {exc}") from exc
         loss_sum, correct, grads = engine.train_step(x, y)

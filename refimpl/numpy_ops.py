@@ -19,7 +19,9 @@ glibc's ``cosf``/``logf``/``expf``/``powf`` in float32, reproduced bit for bit b
 threads do.  (Not correctly rounded: ``logf`` is within 0.82 ulp, and a
 ``floor(log(.) / log(.))`` decision can depend on that last bit -- measured:
 ``CosineDecayRestarts(1.0, 177, t_mul=1.279183747360298)`` at step 2,141,614.)
-In float64: NumPy's ``cos`` (glibc's, on this platform), ``log``, ``exp`` and ``pow``.
+In float64: glibc's ``cos``/``log``/``exp``/``pow``, bit for bit too
+(:mod:`refimpl.kernels.glibc64`; NumPy's own float64 ``log``, ``exp`` and ``power``
+differ from them in the last bit on this machine).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from refimpl.kernels import glibc
+from refimpl.kernels import glibc, glibc64
 
 __all__ = [
     "add",
@@ -249,18 +251,6 @@ def _tf_cpu_kernel(float32_kernel: Callable[..., Any], float64_kernel: Callable[
     return kernel
 
 
-def _pow64(base: Any, exponent: Any) -> np.ndarray:
-    """float64 ``pow`` elementwise, C's semantics (1-d operands of the full shape, so
-    that NumPy's ``sqrt``/``square`` shortcuts for a scalar or 0-d 0.5 or 2 do not
-    apply: ``pow(-0.0, 0.5)`` is +0.0 and ``pow(-inf, 0.5)`` is inf, as in C)."""
-    b = np.asarray(base, np.float64)
-    e = np.asarray(exponent, np.float64)
-    shape = np.broadcast_shapes(b.shape, e.shape)
-    flat_b = np.broadcast_to(b, shape).reshape(-1)
-    flat_e = np.array(np.broadcast_to(e, shape)).reshape(-1)
-    return np.power(flat_b, flat_e).reshape(shape)
-
-
 def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     """``np.broadcast_shapes(a, b)``, without its cost (~1.5 us) when one is the other
     or a scalar's (the formulas' usual case)."""
@@ -271,10 +261,10 @@ def _broadcast_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return np.broadcast_shapes(a, b)
 
 
-_cos = _tf_cpu_kernel(glibc.cosf, np.cos)
-_log = _tf_cpu_kernel(glibc.logf, np.log)
-_exp = _tf_cpu_kernel(glibc.expf, np.exp)
-_pow = _tf_cpu_kernel(glibc.powf, _pow64)
+_cos = _tf_cpu_kernel(glibc.cosf, glibc64.cos)
+_log = _tf_cpu_kernel(glibc.logf, glibc64.log)
+_exp = _tf_cpu_kernel(glibc.expf, glibc64.exp)
+_pow = _tf_cpu_kernel(glibc.powf, glibc64.pow)
 
 
 def cos(x: ArrayLike) -> Array:
@@ -288,12 +278,12 @@ def cos(x: ArrayLike) -> Array:
 
 
 def log(x: ArrayLike) -> Array:
-    """Natural logarithm: glibc's ``logf`` in float32, ``log`` in float64."""
+    """Natural logarithm: glibc's ``logf`` in float32, ``log`` in float64 (bit for bit)."""
     return _log(x)
 
 
 def exp(x: ArrayLike) -> Array:
-    """Exponential: glibc's ``expf`` in float32, ``exp`` in float64."""
+    """Exponential: glibc's ``expf`` in float32, ``exp`` in float64 (bit for bit)."""
     return _exp(x)
 
 

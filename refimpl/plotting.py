@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from refimpl.report import atomic_write_bytes
+from refimpl._atomic import atomic_write_bytes
 
 __all__ = [
     "BACKEND_STYLES",
@@ -68,9 +68,13 @@ def plain_number(value: float) -> str:
 
     >>> plain_number(5e-05), plain_number(0.003), plain_number(1e4), plain_number(2.5)
     ('0.00005', '0.003', '10000', '2.5')
+    >>> plain_number(1e300), plain_number(5e-324), plain_number(float("inf"))
+    ('1e+300', '4.94066e-324', 'inf')
     """
     if value == 0:
         return "0"
+    if not math.isfinite(value) or not 1e-7 <= abs(value) < 1e7:
+        return f"{value:g}"  # inf, nan; 1e+300 rather than 301 digits
     digits = max(0, -math.floor(math.log10(abs(value))) + 3)
     text = f"{value:.{digits}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -194,6 +198,12 @@ def _plain_log_axis(axis: Any) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _within_float64(wanted: float, fallback: float) -> float:
+    """``wanted`` where it is a finite, nonzero number, else ``fallback`` (an axis
+    limit beyond float64's range or rounded to 0 would be refused)."""
+    return wanted if math.isfinite(wanted) and wanted != 0 else fallback
+
+
 def _style_rate_axis(ax: Any, values: np.ndarray, log: bool | None) -> bool:
     from matplotlib.ticker import FuncFormatter
 
@@ -202,12 +212,13 @@ def _style_rate_axis(ax: Any, values: np.ndarray, log: bool | None) -> bool:
     if use_log and finite.size and np.all(finite > 0):
         ax.set_yscale("log")
         lo, hi = float(finite.min()), float(finite.max())
-        ax.set_ylim(lo / 1.6, hi * 2.2)  # headroom for the epoch labels
+        # headroom for the epoch labels, as far as float64 reaches
+        ax.set_ylim(_within_float64(lo / 1.6, lo), _within_float64(hi * 2.2, hi))
         _plain_log_axis(ax.yaxis)
         ax.set_ylabel("learning rate (log scale)")
         return True
     top = float(finite.max()) if finite.size else 1.0
-    ax.set_ylim(0, top * 1.15 if top > 0 else 1.0)
+    ax.set_ylim(0, _within_float64(top * 1.15, top) if top > 0 else 1.0)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: plain_number(v)))
     ax.set_ylabel("learning rate")
     return False

@@ -1,16 +1,31 @@
 """Property-testing toolkit: Hypothesis strategies and a ulp-exact comparison.
 
 Users drop these into their own CI to check a schedule (their own Keras schedule, or
-a Keras built-in on their TensorFlow version) against the reference::
+a Keras built-in on their TensorFlow version) against the reference.  Here "your"
+schedule is an ExponentialDecay written out in NumPy float32 the way Keras computes it
+(TensorFlow's CPU kernels flush a subnormal result to zero, so it does too):
 
-    from hypothesis import given
-    from refimpl.testing import assert_schedules_match, schedule_configs, steps
-    from refimpl.schedules import ExponentialDecay
-
-    @given(config=schedule_configs("ExponentialDecay"), data=st.data())
-    def test_my_schedule(config, data):
-        at = data.draw(steps(edges=edge_steps("ExponentialDecay", config)))
-        assert_schedules_match(MySchedule(**config), ExponentialDecay(**config), at, ulps=2)
+>>> import numpy as np
+>>> from hypothesis import given, settings, strategies as st
+>>> from refimpl.schedules import ExponentialDecay
+>>> from refimpl.testing import assert_schedules_match, edge_steps, schedule_configs, steps
+>>> def my_exponential_decay(config):
+...     def schedule(step):
+...         p = np.float32(step) / np.float32(config["decay_steps"])
+...         if config["staircase"]:
+...             p = np.floor(p)
+...         with np.errstate(over="ignore", under="ignore"):  # decay_rate > 1 overflows
+...             value = np.float32(config["initial_learning_rate"]) * (
+...                 np.float32(config["decay_rate"]) ** p)
+...         return value if abs(value) >= np.finfo(np.float32).tiny else np.float32(0.0)
+...     return schedule
+>>> @settings(max_examples=20, derandomize=True, database=None, deadline=None)
+... @given(config=schedule_configs("ExponentialDecay"), data=st.data())
+... def test_my_schedule(config, data):
+...     at = data.draw(steps(edges=edge_steps("ExponentialDecay", config)))
+...     ours = my_exponential_decay(config)
+...     assert_schedules_match(ours, ExponentialDecay(**config), at, ulps=2)
+>>> test_my_schedule()
 
 Imports nothing heavier than NumPy and Hypothesis.  The comparison itself
 (:func:`ulp_distance`, :func:`within_bounds`, :func:`tolerance`) lives in
@@ -424,7 +439,8 @@ def assert_schedules_match(
     absolute forward-error bound where a formula cancels: then a value within ``atol``
     plus ``ulps`` ulp (of the reference) passes too -- the bound covers the error that
     reaches the result, the ulps the roundings of the result itself.  On failure the
-    message names the first mismatching step, both values and the distance.
+    message names the first mismatching step, both values and the distance.  An empty
+    ``steps`` is refused (``ValueError``): a check of nothing would pass silently.
 
     >>> from refimpl.schedules import InverseTimeDecay
     >>> assert_schedules_match(InverseTimeDecay(0.1, 10, 1.0),
@@ -433,6 +449,11 @@ def assert_schedules_match(
     AssertionError: schedules differ at step 0: ...
     """
     at = np.asarray(steps)
+    if at.size == 0:
+        raise ValueError(
+            "assert_schedules_match needs at least one step: an empty check passes "
+            f"whatever the schedules compute. Received: steps={steps!r}"
+        )
     got = _values(actual, at, vectorized)
     want = _values(reference, at, vectorized)
     dtype = want.dtype if want.dtype.kind == "f" else np.dtype(np.float64)

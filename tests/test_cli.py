@@ -13,9 +13,7 @@ from refimpl.cli import main
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from refimpl import __version__
 
-    with pytest.raises(SystemExit) as exc:
-        main(["--version"])
-    assert exc.value.code == 0
+    assert main(["--version"]) == 0
     assert __version__ in capsys.readouterr().out
 
 
@@ -29,9 +27,7 @@ def test_console_script_help_runs() -> None:
 
 @pytest.mark.parametrize("command", ["tutorial", "explain", "plot", "table", "parity", "demo"])
 def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main([command, "--help"])
-    assert exc.value.code == 0
+    assert main([command, "--help"]) == 0
     assert "usage: lr-refimpl " + command in capsys.readouterr().out
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from refimpl.cli import main
-from refimpl.cli.explain import RunShape, Subject, epoch_function_from_text, findings
+from refimpl.cli.explain import findings
+from refimpl.cli.subjects import RunShape, Subject
 from refimpl.schedules import CosineDecay, PiecewiseConstantDecay, PolynomialDecay
 
 LESSON_RUN = RunShape(60_000, 64, 5)
@@ -86,16 +87,6 @@ def test_integer_rate_warning_is_reported(capsys: pytest.CaptureFixture[str]) ->
     assert "warning: Argument `initial_learning_rate` is an integer" in out
 
 
-def test_function_text_is_not_eval() -> None:
-    with pytest.raises(ValueError, match="only epoch, lr"):
-        epoch_function_from_text("lr.__class__")
-    with pytest.raises(ValueError, match="not a valid expression"):
-        epoch_function_from_text("lr /")
-    with pytest.raises(ValueError, match="lambda epoch, lr"):
-        epoch_function_from_text("lambda e, l: l")
-    assert epoch_function_from_text("max(lr * 0.5, 1e-4)")(0, 0.001) == 0.0005
-
-
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
@@ -115,3 +106,81 @@ def test_bad_input_is_one_line_exit_2(
     assert err.startswith("lr-refimpl: error:")
     assert match in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_warmup_that_rises_does_not_end_at_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    """CosineDecay from 0.0 with a warmup to 0.01 (the issue's case): the rate rises."""
+    out = _explain(
+        capsys, "CosineDecay", "--initial-learning-rate", "0.0", "--decay-steps", "100000",
+        "--warmup-target", "0.01", "--warmup-steps", "1000",
+    )  # fmt: skip
+    summary = next(line for line in out.splitlines() if line.startswith("Over the run"))
+    assert summary.endswith(": rises from zero.")
+    assert "zero" not in summary.split(":")[0]
+
+
+def test_the_last_steps_are_counted_one_way(capsys: pytest.CaptureFixture[str]) -> None:
+    """CosineDecay(0.1, 4690) over 12 epochs of 50,000 at batch 128: 391 steps an epoch,
+    4,692 steps (0..4691); the rate is alpha * 0.1 = 0 at steps 4,690 and 4,691: two."""
+    out = _explain(
+        capsys, "--samples", "50000", "--batch-size", "128", "--epochs", "12",
+        "CosineDecay", "--initial-learning-rate", "0.1", "--decay-steps", "4690",
+    )  # fmt: skip
+    assert "for the last 2 steps (under 1% of the run)" in out
+    assert "the last 2 steps do not change the weights" in out
+    assert "last 1 step" not in out
+
+
+def test_one_step_is_singular() -> None:
+    """Zero at the last step only; a horizon at the last step is the run's length."""
+    s = Subject("c", schedule=CosineDecay(0.1, LESSON_RUN.total_steps - 1))
+    texts = [str(f) for f in findings(s, LESSON_RUN)]
+    assert texts == [
+        "warning: the rate is 0 from step 4,689 (epoch 5, its step 938 of 938) on: the last "
+        "1 step does not change the weights at all."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["ExponentialDecay", "--initial-learning-rate", "0.01", "--decay-steps", "5",
+             "--decay-rate", "0.9"],
+            "decay_steps = 5 looks like a number of epochs, but schedules count optimizer "
+            "steps (batches): with 938 steps an epoch, 5 epochs are decay_steps = 4,690.",
+        ),
+        (
+            ["CosineDecayRestarts", "--initial-learning-rate", "0.01", "--first-decay-steps",
+             "2"],
+            "first_decay_steps = 2 looks like a number of epochs",
+        ),
+        (
+            ["PiecewiseConstantDecay", "--boundaries", "2,4", "--values", "0.1,0.01,0.001"],
+            "boundaries [2, 4] look like epochs, but schedules count optimizer steps "
+            "(batches): to switch at the start of those epochs (938 steps each) write "
+            "boundaries = [1875, 3751] (the new value starts at boundary + 1).",
+        ),
+    ],
+)  # fmt: skip
+def test_step_counts_that_look_like_epochs_are_warned_about(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert expected in _explain(capsys, *argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["lesson"],  # 500, 100, 5,000 steps and boundaries 1000..3000: real step counts
+        ["InverseTimeDecay", "--initial-learning-rate", "0.001", "--decay-steps", "1",
+         "--decay-rate", "0.0002"],  # decay_steps=1: the legacy per-step formula
+        ["--epochs", "1", "ExponentialDecay", "--initial-learning-rate", "0.01",
+         "--decay-steps", "1", "--decay-rate", "0.9"],
+    ],
+)  # fmt: skip
+def test_real_step_counts_are_not_taken_for_epochs(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "like a number of epochs" not in _explain(capsys, *argv)
+    assert "look like epochs" not in _explain(capsys, *argv)

@@ -44,7 +44,7 @@ def test_plot_from_config(tmp_path: Path) -> None:
         '{"boundaries": [10], "values": [0.1, 0.001]}}'
     )
     out = tmp_path / "p.png"
-    assert main(["plot", "X", "--from-config", str(cfg), "--steps", "0:50", "-o", str(out)]) == 0
+    assert main(["plot", "--from-config", str(cfg), "--steps", "0:50", "-o", str(out)]) == 0
     assert out.stat().st_size > 1000
 
 
@@ -57,7 +57,7 @@ def test_plot_from_config(tmp_path: Path) -> None:
         (["constant", "--steps", "many", "-o", "{tmp}/a.png"], "--steps must be"),
         (["constant", "--steps", "0", "-o", "{tmp}/a.png"], "at least one step"),
         (["lesson", "-o", "{tmp}/a.png"], "plot draws one schedule"),
-        (["X", "--from-config", "{tmp}/missing.json", "-o", "{tmp}/a.png"], "missing.json"),
+        (["--from-config", "{tmp}/missing.json", "-o", "{tmp}/a.png"], "missing.json"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -72,7 +72,28 @@ def test_bad_input_is_one_line_exit_2(
 
 
 def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exc:
-        main(["plot", "--help"])
-    assert exc.value.code == 0
+    assert main(["plot", "--help"]) == 0
     assert "--samples 60000" in capsys.readouterr().out
+
+
+def test_rates_that_overflow_are_left_out_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """2.0 * 2 ** step overflows float32 at step 127: inf from there on."""
+    out = tmp_path / "up.png"
+    argv = ["plot", "ExponentialDecay", "--initial-learning-rate", "2.0", "--decay-steps", "1"]
+    assert main([*argv, "--decay-rate", "2", "--steps", "200", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "the rate is inf or NaN at 73 of the steps, the first 127" in printed
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nothing_finite_to_draw_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["plot", "ExponentialDecay", "--initial-learning-rate", "inf", "--decay-steps", "1"]
+    assert main([*argv, "--decay-rate", "0.5", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("lr-refimpl: warning: Argument `initial_learning_rate` is infinite")
+    assert err[-1].endswith("the rate is not finite at any step: nothing to draw")
+    assert not list(tmp_path.iterdir())

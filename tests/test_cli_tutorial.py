@@ -177,10 +177,16 @@ def test_keras_backend_missing_is_a_clear_error(
 ) -> None:
     import sys
 
+    for name in [m for m in sys.modules if m.startswith(("keras", "keras_adapter"))]:
+        monkeypatch.delitem(sys.modules, name)  # as if never imported (restored afterwards)
     monkeypatch.setitem(sys.modules, "keras", None)  # "import keras" now raises ImportError
     assert _run(tmp_path / "r", "--backend", "keras") == 2
-    err = capsys.readouterr().err
-    assert "pip install 'lr-refimpl[keras]'" in err
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "lr-refimpl: error: lr-refimpl tutorial --backend keras needs the 'keras' extra "
+        "(keras is not installed): pip install 'lr-refimpl[keras]'"
+    ]
+    assert not (tmp_path / "r").exists()
 
 
 def test_schedule_names_and_aliases() -> None:
@@ -225,3 +231,34 @@ def test_tutorial_on_the_real_data(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert (settings.train_samples, settings.test_samples) == (256, 43)
     assert len(records[0].rates) == 4
     assert np.isfinite(records[0].history["loss"]).all()
+
+
+def test_without_matplotlib_the_report_is_written_without_figures(
+    tiny_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as after a plain pip install
+    out = tmp_path / "r"
+    assert _run(out, "--schedules", "constant") == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert (
+        "No figures: matplotlib is not installed (pip install 'lr-refimpl[plot]' adds them)."
+        in printed
+    )
+    assert sorted(os.listdir(out)) == ["report.md", "results.json"]
+
+
+def test_the_tutorial_refuses_more_epochs_than_it_trains(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from refimpl.cli import main
+    from refimpl.cli.tutorial import MAX_TRAINING_EPOCHS
+
+    assert main(["tutorial", "--epochs", str(MAX_TRAINING_EPOCHS + 1), "--limit", "64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "--epochs" in err[0]

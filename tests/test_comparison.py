@@ -49,3 +49,69 @@ def test_ulp_distance_nan_and_signed_zero() -> None:
     assert int(comparison.ulp_distance(nan, nan)) == 0
     assert int(comparison.ulp_distance(nan, one)) == np.iinfo(np.int64).max
     assert int(comparison.ulp_distance(np.float64(0.0), np.float64(-0.0))) == 0
+
+
+def test_tolerance_is_zero_ulp_for_exact_formulas() -> None:
+    for name in ("PiecewiseConstantDecay", "InverseTimeDecay", "TimeBasedDecay"):
+        ulps, atol = comparison.tolerance(
+            name, {"initial_learning_rate": 0.1, "decay": 0.1}, "float32"
+        )
+        assert ulps == 0
+        assert not atol(np.arange(5)).any()
+    ulps, atol = comparison.tolerance(
+        "CosineDecay", {"initial_learning_rate": 1.0, "decay_steps": 5}, "float32"
+    )
+    assert ulps == 2
+    # 0.5 * (1 + cos) within 2.5u, the product and the sum one rounding (2u) each:
+    # 6.5u for lr = 1, alpha = 0 (the derivation in tolerance's docstring).
+    assert atol(np.arange(3)).tolist() == [6.5 * 2.0**-24] * 3
+
+
+class _TensorFlowLikeDType:
+    """What tf.float64 offers NumPy: ``as_numpy_dtype``."""
+
+    as_numpy_dtype = np.float64
+
+
+@pytest.mark.parametrize(
+    "dtype", ["float32", "f4", np.float32, np.dtype("float32"), np.dtype(np.float32).type]
+)
+def test_tolerance_accepts_any_dtype_like(dtype: object) -> None:
+    config = {"initial_learning_rate": 1.0, "decay_steps": 5}
+    ulps, atol = comparison.tolerance("CosineDecay", config, dtype)
+    assert ulps == 2
+    assert atol(np.arange(2)).tolist() == [6.5 * 2.0**-24] * 2
+
+
+def test_tolerance_scales_with_the_dtype() -> None:
+    """u is half the dtype's epsilon: 2**-53 in float64, 2**-11 in float16."""
+    config = {"initial_learning_rate": 1.0, "decay_steps": 5}
+    for dtype, u in ((_TensorFlowLikeDType(), 2.0**-53), (np.float16, 2.0**-11)):
+        _, atol = comparison.tolerance("CosineDecay", config, dtype)
+        assert atol(np.arange(1)).tolist() == [6.5 * u]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "error", "match"),
+    [
+        ("int32", ValueError, "must be a floating dtype .* Received: dtype='int32'"),
+        (np.int64, ValueError, "must be a floating dtype"),
+        ("float33", TypeError, "NumPy dtype-like .* Received: dtype='float33'"),
+        (None, TypeError, "not None"),
+    ],
+)
+def test_tolerance_refuses_a_dtype_that_is_not_floating(
+    dtype: object, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        comparison.tolerance("ExponentialDecay", {"initial_learning_rate": 0.1}, dtype)
+
+
+def test_tolerance_refuses_a_configuration_without_a_bound() -> None:
+    """t_mul <= 0: Keras computes NaN or nonsense (refimpl warns); no bound to give."""
+    with pytest.raises(ValueError, match="t_mul <= 0"):
+        comparison.tolerance(
+            "CosineDecayRestarts",
+            {"initial_learning_rate": 0.1, "first_decay_steps": 1, "t_mul": 0.0},
+            "float32",
+        )

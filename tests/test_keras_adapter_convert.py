@@ -159,3 +159,57 @@ def test_to_keras_accepts_adapters_and_dicts() -> None:
     assert type(converted) is keras_adapter.TimeBasedDecay
     assert float(converted(2)) == pytest.approx(0.05)
     assert np.isfinite(float(converted(tf.constant(2, tf.int64))))
+
+
+# -- the schedule of an optimizer, a model, a .keras file ---------------------------------
+
+
+def _model(optimizer: Any) -> Any:
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    if optimizer is not None:
+        model.compile(optimizer=optimizer, loss="mse")
+    return model
+
+
+@pytest.mark.parametrize(
+    "rate",
+    [
+        keras.optimizers.schedules.PiecewiseConstantDecay([10, 20], [0.1, 0.01, 0.001]),
+        keras_adapter.TimeBasedDecay(0.01, 0.5),
+    ],
+)
+def test_from_an_optimizer_a_model_and_a_keras_file(rate: Any, tmp_path: Any) -> None:
+    want = keras_adapter.from_keras(rate).get_config()
+    optimizer = keras.optimizers.SGD(learning_rate=rate)
+    model = _model(optimizer)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    for source in (optimizer, model, path, str(path), optimizer.get_config()):
+        got = keras_adapter.from_keras(source)
+        assert got.get_config() == want, source
+    # and the values agree with what the optimizer itself applies at a step
+    got = keras_adapter.from_keras(path)
+    optimizer.iterations.assign(15)
+    assert float(got(15)) == float(optimizer.learning_rate.numpy())
+
+
+def test_a_legacy_optimizer_with_decay_is_time_based_decay() -> None:
+    legacy = tf_keras.optimizers.legacy.SGD(learning_rate=0.05, decay=0.3)
+    got = keras_adapter.from_keras(legacy)
+    assert type(got) is ref.TimeBasedDecay
+    for step in (0, 1, 7):
+        legacy.iterations.assign(step)
+        assert float(got(step)) == float(legacy._decayed_lr(tf.float32).numpy())
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        (lambda tmp: _model(None), "has no optimizer"),
+        (lambda tmp: keras.optimizers.SGD(learning_rate=0.5), "the constant 0.5, not a schedule"),
+        (lambda tmp: tmp / "missing.keras", "missing.keras"),
+    ],
+)
+def test_no_schedule_to_take_is_an_error(source: Any, match: str, tmp_path: Any) -> None:
+    with pytest.raises((ValueError, OSError), match=match):
+        keras_adapter.from_keras(source(tmp_path))

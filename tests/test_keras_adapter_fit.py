@@ -6,7 +6,6 @@ step (within refimpl's documented accuracy), Keras's own error for unregistered 
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from refimpl.testing import tolerance, ulp_distance, within_bounds
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 keras_adapter = pytest.importorskip("keras_adapter")
-parity = importlib.import_module("refimpl.cli.parity")
 
 pytestmark = [
     pytest.mark.tf,

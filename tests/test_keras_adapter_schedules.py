@@ -7,7 +7,6 @@ own constructors and formula functions; nothing here is copied from our output.
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 import pickle
 import warnings
@@ -32,7 +31,7 @@ from refimpl.testing import (
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 keras_adapter = pytest.importorskip("keras_adapter")
-parity = importlib.import_module("refimpl.cli.parity")
+parity = pytest.importorskip("keras_adapter.parity")
 
 pytestmark = pytest.mark.tf
 

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from refimpl.kernels.fma import fma, fma_float32
+from refimpl.kernels.fma import fma, fma_float32, fma_unscaled
 
 MAX = sys.float_info.max
 TINY = 5e-324  # the smallest subnormal, 2**-1074
@@ -209,6 +209,43 @@ def test_matches_the_c_librarys_fma() -> None:
     want = np.array(list(map(c_fma, a.tolist(), b.tolist(), c.tolist())))
     same = (got.view(np.uint64) == want.view(np.uint64)) | (np.isnan(got) & np.isnan(want))
     assert same.all(), np.flatnonzero(~same)[:5]
+
+
+# --- fma_unscaled ---------------------------------------------------------------------------
+
+
+@st.composite
+def moderate_triples(draw: st.DrawFn) -> tuple[float, float, float]:
+    """Triples inside fma_unscaled's range: random, cancelling and halfway ones."""
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return (
+            draw(scaled_doubles(-400, 400)),
+            draw(scaled_doubles(-400, 400)),
+            draw(st.one_of(st.just(0.0), scaled_doubles(-900, 900))),
+        )
+    if kind == 1:
+        return draw(cancelling_triples())
+    return draw(halfway_triples())
+
+
+@given(moderate_triples())
+@example((1 + 2.0**-30, 1 + 2.0**-30, -1.0))
+@example((0.0, 1.5, -0.0))  # a zero product
+@example((2.0**-480, 2.0**-480, 1.0))  # a*b far below c's last bit: a sticky bit
+def test_fma_unscaled_is_the_exact_sum_rounded_once(triple: tuple[float, float, float]) -> None:
+    a, b, c = (np.array([v]) for v in triple)
+    got = fma_unscaled(a, b, c)
+    assert got.shape == (1,)
+    assert same_double(float(got[0]), exact_fma(*triple)), tuple(v.hex() for v in triple)
+
+
+def test_fma_unscaled_equals_fma_in_its_range() -> None:
+    rng = np.random.default_rng(3)
+    a, b, c = np.ldexp(rng.uniform(-1, 1, (3, 5000)), rng.integers(-300, 300, (3, 5000)))
+    c[::3] = -(a[::3] * b[::3])  # cancellation
+    np.testing.assert_array_equal(fma_unscaled(a, b, c), fma(a, b, c))
+    np.testing.assert_array_equal(fma_unscaled(a, np.float64(3.0), 1.0), fma(a, 3.0, 1.0))
 
 
 # --- fma_float32 ---------------------------------------------------------------------------

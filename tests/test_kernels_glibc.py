@@ -8,12 +8,9 @@ for scalars and arrays) runs everywhere.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import platform
-import struct
-import sys
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -26,43 +23,14 @@ from refimpl.kernels import glibc
 from refimpl.kernels.fma import fma
 from refimpl.kernels.glibc import cosf, exp2f, expf, logf, powf
 
-
-def _glibc_fma_reason() -> str | None:
-    """Why this machine's libm is not what the kernels reproduce (None if it is)."""
-    if sys.platform != "linux" or platform.machine() != "x86_64":
-        return f"needs x86_64 Linux, not {sys.platform} {platform.machine()}"
-    libc, version = platform.libc_ver()
-    if libc != "glibc" or not (29 <= int(version.split(".")[1]) <= 42):
-        return f"needs glibc 2.29 to 2.42 (the algorithms reproduced), not {libc} {version}"
-    with open("/proc/cpuinfo") as cpuinfo:
-        flags = next((line.split() for line in cpuinfo if line.startswith("flags")), [])
-    if not {"fma", "avx2"} <= set(flags):
-        return "the CPU lacks FMA or AVX2: glibc runs its SSE2 builds, not the FMA ones"
-    return None
-
-
-REASON = _glibc_fma_reason()
+_spec = importlib.util.spec_from_file_location("_libm", Path(__file__).with_name("_libm.py"))
+assert _spec is not None
+assert _spec.loader is not None
+_libm = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_libm)
+libm, neighbours, assert_same_bits = _libm.libm, _libm.neighbours, _libm.assert_same_bits
+REASON = _libm.glibc_fma_reason(29, 42)
 needs_glibc = pytest.mark.skipif(REASON is not None, reason=str(REASON))
-LIBM = ctypes.CDLL(ctypes.util.find_library("m")) if REASON is None else None
-
-
-class _Float(ctypes.c_float):
-    """A float argument and result passed as raw bits (a ctypes subclass is not
-    converted to a Python float: signalling NaNs and payloads survive)."""
-
-
-def libm(name: str, *args: np.ndarray) -> np.ndarray:
-    """The C library's ``name`` of float32 arrays (broadcast), elementwise, as float32."""
-    assert LIBM is not None
-    function = getattr(LIBM, name)
-    function.argtypes = [_Float] * len(args)
-    function.restype = _Float
-    columns = [a.ravel().view(np.uint32).tolist() for a in np.broadcast_arrays(*args)]
-    raw = [
-        bytes(function(*(_Float.from_buffer_copy(struct.pack("<I", b)) for b in row)))
-        for row in zip(*columns)
-    ]
-    return np.frombuffer(b"".join(raw), np.float32)
 
 
 def f32(*values: float | str) -> np.ndarray:
@@ -72,23 +40,6 @@ def f32(*values: float | str) -> np.ndarray:
 
 def from_bits(*bits: int) -> np.ndarray:
     return np.array(bits, np.uint32).view(np.float32)
-
-
-def neighbours(x: np.ndarray, ulps: int = 2) -> np.ndarray:
-    """``x`` and the float32 up to ``ulps`` steps either side (by the bits, past zero too)."""
-    steps = np.arange(-ulps, ulps + 1, dtype=np.int64)
-    bits = (np.asarray(x, np.float32).view(np.int32).astype(np.int64)[:, None] + steps).ravel()
-    return bits.astype(np.uint32).view(np.float32)
-
-
-def assert_same_bits(got: np.ndarray, want: np.ndarray, *inputs: np.ndarray) -> None:
-    bad = np.flatnonzero(got.view(np.uint32) != want.view(np.uint32))
-    shown = [
-        (*(float(np.ravel(np.broadcast_to(a, got.shape))[i]).hex() for a in inputs),
-         float(got[i]).hex(), float(want[i]).hex())
-        for i in bad[:5]
-    ]  # fmt: skip
-    assert bad.size == 0, f"{bad.size} of {got.size} differ (inputs, got, want): {shown}"
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -249,38 +200,22 @@ def test_matches_libm_on_random_and_edge_inputs(name: str) -> None:
     assert_same_bits(KERNELS[name](*inputs), libm(name, *inputs), *inputs)
 
 
-def _exact_expf(x: np.ndarray) -> np.ndarray:
-    ok = np.abs(x) < 103.0
-    return np.where(ok, glibc._expf_double(np.where(ok, x, 0).astype(np.float64), fma), 0)
-
-
-def _exact_logf(x: np.ndarray) -> np.ndarray:
-    ix = x[(x >= 2.0**-126) & (x < np.inf)].view(np.uint32)
-    return glibc._logf_double(ix, fma)
-
-
 @needs_glibc
-def test_the_exact_pass_alone_matches_libm() -> None:
+@pytest.mark.parametrize("name", KERNELS)
+def test_the_exact_pass_alone_matches_libm(name: str) -> None:
     """The exact pass (a fused ``fma`` at every site) decides the rare elements near a
-    float32 rounding midpoint; here it computes every element, against libm."""
-    x = np.concatenate([expf_inputs(), RNG.uniform(-100, 88, 3000).astype(np.float32)])
-    x = x[np.abs(x) < 88]
-    assert_same_bits(_exact_expf(x).astype(np.float32), libm("expf", x), x)
-    x = np.concatenate([exp2f_inputs(), RNG.uniform(-149, 128, 3000).astype(np.float32)])
-    x = x[(x >= -149) & (x < 128)]
-    got = glibc._exp2f_double(x.astype(np.float64), np.uint64(0), fma)[0]
-    assert_same_bits(got.astype(np.float32), libm("exp2f", x), x)
-    x = np.concatenate([logf_inputs(), RNG.uniform(0, 100, 3000).astype(np.float32)])
-    x = x[(x >= 2.0**-126) & (x < np.inf)]
-    assert_same_bits(_exact_logf(x).astype(np.float32), libm("logf", x), x)
-    x = np.concatenate([cosf_inputs(), RNG.uniform(-120, 120, 3000).astype(np.float32)])
-    x = x[(np.abs(x) >= 2.0**-12) & (np.abs(x) < 120)]
-    n, xr = glibc._reduce_fast(x.astype(np.float64))
-    assert_same_bits(glibc._cosf_double(n, xr, fma).astype(np.float32), libm("cosf", x), x)
-    x = RNG.uniform(2.0**-126, 2, 3000).astype(np.float32)
-    y = RNG.uniform(-120, 120, 3000).astype(np.float32)
-    got = glibc._powf_double(x.view(np.uint32), y.astype(np.float64), np.uint64(0), fma)[0]
-    assert_same_bits(got.astype(np.float32), libm("powf", x, y), x, y)
+    float32 rounding midpoint; here it computes every element."""
+    flat = {
+        "expf": glibc._expf_flat,
+        "exp2f": glibc._exp2f_flat,
+        "logf": glibc._logf_flat,
+        "cosf": glibc._cosf_flat,
+        "powf": glibc._powf_flat,
+    }
+    inputs = INPUTS[name]()
+    got, redo = flat[name](*inputs, fma)
+    assert redo.size == 0
+    assert_same_bits(got, libm(name, *inputs), *inputs)
 
 
 # Hypothesis: named strategies for the inputs, the edges pinned with @example.
@@ -446,6 +381,26 @@ def test_blocks_of_a_long_array_are_the_elementwise_results() -> None:
     np.testing.assert_array_equal(expf(x)[-100:], expf(x[-100:]))
     np.testing.assert_array_equal(exp2f(x)[-100:], exp2f(x[-100:]))
     np.testing.assert_array_equal(powf(x, np.float32(3.0))[-100:], powf(x[-100:], x[-100:] * 0 + 3))
+
+
+@pytest.mark.parametrize("size", [1000, glibc._BLOCK * 3 + 5])
+def test_the_exact_pass_runs_once_on_the_undecided_elements_of_all_blocks(size: int) -> None:
+    """A stand-in kernel whose fast pass leaves every 1000th element (from the 7th)
+    undecided: the exact pass runs once, after all blocks, and its results land there."""
+    calls: list[tuple[bool, int]] = []
+
+    def kernel(a: np.ndarray, fma_: Callable[..., object]) -> tuple[np.ndarray, np.ndarray]:
+        calls.append((fma_ is fma, a.size))
+        if fma_ is fma:
+            return -a, np.zeros(0, np.intp)
+        return a.copy(), np.flatnonzero(a % 1000 == 7)
+
+    x = np.arange(size, dtype=np.float32)
+    undecided = x % 1000 == 7
+    got = glibc._blockwise(kernel, x)
+    np.testing.assert_array_equal(got, np.where(undecided, -x, x))
+    blocks = [min(glibc._BLOCK, size - lo) for lo in range(0, size, glibc._BLOCK)]
+    assert calls == [(False, n) for n in blocks] + [(True, np.count_nonzero(undecided))]
 
 
 def test_shapes_and_types() -> None:

@@ -259,8 +259,8 @@ def test_the_step_rate_is_evaluated_in_one_place(monkeypatch: pytest.MonkeyPatch
     x, y = _data(n=8)
     seen = []
 
-    def doubled(optimizer, step):  # type: ignore[no-untyped-def]
-        seen.append(step)
+    def doubled(optimizer, step, mode):  # type: ignore[no-untyped-def]
+        seen.append((step, mode))
         return np.float32(2 * optimizer._rate_at(step))
 
     a, b = _model(lr=0.01), _model(lr=0.02)
@@ -269,7 +269,7 @@ def test_the_step_rate_is_evaluated_in_one_place(monkeypatch: pytest.MonkeyPatch
     a.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
     monkeypatch.undo()
     b.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
-    assert seen == [0, 1]
+    assert seen == [(0, "graph"), (1, "graph")]
     for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
         np.testing.assert_array_equal(wa, wb)
 
@@ -370,3 +370,67 @@ def test_set_weights_accepts_numbers_as_python_objects_as_keras_does() -> None:
     bad[0].flat[0] = "x"
     with pytest.raises(TypeError, match=r"weights\[0\]"):
         model.set_weights(bad)
+
+
+# --- the learning rate the trainer applies: Keras's compiled train step ----------------------
+
+
+@pytest.mark.parametrize(
+    ("run_eagerly", "jit_compile", "mode"),
+    [
+        (False, "auto", "graph"),
+        (False, False, "graph"),
+        (False, True, "xla"),
+        (True, False, "eager"),
+    ],
+)
+def test_compile_chooses_the_mode_keras_would_run_in(
+    run_eagerly: bool, jit_compile: object, mode: str
+) -> None:
+    from refimpl import layers
+    from refimpl.models import Sequential
+
+    model = Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
+    model.compile(
+        "sgd", "categorical_crossentropy", run_eagerly=run_eagerly, jit_compile=jit_compile
+    )
+    assert model.learning_rate_mode == mode
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"run_eagerly": True, "jit_compile": True}, ValueError),
+        ({"jit_compile": "yes"}, ValueError),
+        ({"run_eagerly": "no"}, TypeError),
+    ],
+)
+def test_compile_refuses_bad_modes_naming_them(kwargs: dict, error: type) -> None:
+    from refimpl import layers
+    from refimpl.models import Sequential
+
+    model = Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
+    with pytest.raises(error, match=next(iter(kwargs))):
+        model.compile("sgd", "categorical_crossentropy", **kwargs)
+
+
+def test_fit_applies_the_compiled_modes_rate_and_reports_the_mode() -> None:
+    """ExponentialDecay(staircase) with decay_steps=61: compiled Keras divides by
+    multiplying with fl(1/61), and fl(61 * fl(1/61)) < 1, so update 61 still uses the
+    first stair, 1.0; eagerly it is 0.5.  A one-weight model whose gradient is 1 shows
+    the applied rate: each update moves the weight by exactly the rate."""
+    from refimpl.losses import Loss
+    from refimpl.optimizers import SGD
+    from refimpl.schedules import ExponentialDecay
+
+    class Identity(Loss):  # loss = sum of the outputs: gradient 1 per output
+        name = "identity_sum"
+
+    moves = {}
+    for mode in ("graph", "eager"):
+        from refimpl.models import learning_rate_of_step
+
+        sgd = SGD(ExponentialDecay(1.0, 61, 0.5, staircase=True))
+        moves[mode] = [float(learning_rate_of_step(sgd, k, mode)) for k in (60, 61, 62)]
+    assert moves["graph"] == [1.0, 1.0, 0.5]
+    assert moves["eager"] == [1.0, 0.5, 0.5]

@@ -77,3 +77,15 @@ def test_identical_runs_are_labelled() -> None:
 def test_empty_input_is_an_error() -> None:
     with pytest.raises(ValueError, match="at least one"):
         plotting.rate_figure([], title="x")
+
+
+@pytest.mark.parametrize("log", [True, False])
+def test_rates_at_the_ends_of_float64_still_draw(log: bool) -> None:
+    """Axis limits with headroom would leave float64 (inf, or 0 on a log axis)."""
+    pytest.importorskip("matplotlib")
+    from refimpl.plotting import RateSeries, rate_figure
+
+    steps = np.arange(4)
+    rates = np.array([5e-324, 1.0, 1.7e308, np.inf])
+    png = rate_figure([RateSeries("r", steps, rates)], title="t", log=log)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -438,3 +438,26 @@ def test_edges_include_step_0_and_with_dtype_float64_keeps_the_config(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScheduleWarning)
         assert wide(edges).dtype == np.float64
+
+
+def test_compiled_modes_trace_again_when_an_attribute_changes() -> None:
+    """The traced graph is kept between calls (a training loop calls once per step) and
+    dropped when the schedule changes; eager calls and their memo are unaffected."""
+    schedule = ExponentialDecay(1.0, 10, 0.5)
+    first = schedule(10, mode="graph")
+    assert first == np.float32(0.5)
+    assert schedule.trace("graph") is not vars(schedule)["_traced"]["graph"][1]  # a new trace
+    schedule.decay_rate = 0.25
+    assert schedule(10, mode="graph") == np.float32(0.25)
+    assert [float(schedule(k)) for k in range(3)] == [
+        float(schedule(np.arange(3))[k]) for k in range(3)
+    ]
+
+
+def test_compiled_modes_take_integer_steps_only() -> None:
+    schedule = ExponentialDecay(1.0, 10, 0.5)
+    with pytest.raises(ValueError, match="integer step"):
+        schedule(2.5, mode="graph")
+    with pytest.raises(ValueError, match="mode"):
+        schedule(2, mode="jit")
+    np.testing.assert_array_equal(schedule([1.0, 2.0], mode="xla"), schedule([1, 2], mode="xla"))

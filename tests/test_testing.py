@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,6 +15,29 @@ from refimpl.testing import (
     tolerance,
     torch_scheduler_configs,
 )
+
+
+@pytest.mark.parametrize("steps", [[], (), np.array([], dtype=np.int64)])
+def test_an_empty_check_is_refused(steps: object) -> None:
+    schedule = ExponentialDecay(0.1, 1, 0.5)
+    with pytest.raises(ValueError, match="needs at least one step"):
+        assert_schedules_match(schedule, lambda s: 0.0, steps)  # type: ignore[arg-type]
+
+
+def test_the_module_example_fails_for_a_wrong_schedule() -> None:
+    """help(refimpl.testing)'s example (a doctest) with "your" schedule ignoring
+    ``staircase``: the property test it shows must catch that."""
+    import doctest
+
+    import refimpl.testing
+
+    (test,) = doctest.DocTestFinder().find(refimpl.testing, "refimpl.testing")[:1]
+    namespace: dict[str, Any] = {}
+    exec("\n".join(e.source for e in test.examples[:-1]), namespace)  # its definitions
+    right = namespace["my_exponential_decay"]
+    namespace["my_exponential_decay"] = lambda config: right({**config, "staircase": False})
+    with pytest.raises(AssertionError, match="schedules differ at step"):
+        exec("test_my_schedule()", namespace)
 
 
 def test_exponential_decay_allows_no_absolute_slack() -> None:

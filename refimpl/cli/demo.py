@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from refimpl.cli.subjects import RunShape
 from refimpl.lesson import LESSON, steps_per_epoch
 
 __all__ = ["add_parser", "lesson_rates", "run"]
@@ -35,22 +36,16 @@ def lesson_rates(
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="the lesson's schedules over its 5 epochs (a table)")
-    p.add_argument("--samples", type=int, default=60_000)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--samples", type=int, default=60_000, help="training samples (default 60000)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.epochs < 1:
-        raise ValueError(f"--epochs must be >= 1. Received: {args.epochs}")
+    shape = RunShape(args.samples, args.batch_size, args.epochs)  # checks the options
     edges, rates = lesson_rates(args.samples, args.batch_size, args.epochs)
-    per_epoch = steps_per_epoch(args.samples, args.batch_size)
-    print(
-        f"{args.samples} samples, batch {args.batch_size}: {per_epoch} steps an epoch, "
-        f"{per_epoch * args.epochs} steps in {args.epochs} epochs "
-        f"(steps 0..{per_epoch * args.epochs - 1}).\n"
-    )
+    print(shape.describe() + "\n")
     for config in LESSON:
         print(f"  {config.key:<13} {config.label}\n  {'':<13} {config.formula}")
     header = f"\n{'step':>6} {'epoch':>5}  " + "  ".join(f"{c.key:>12}" for c in LESSON)
@@ -59,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         row = "  ".join(f"{rates[c.key][i]:>12.6g}" for c in LESSON)
         print(f"{step:>6} {i // 2 + 1:>5}  {row}")
     print(
-        "\nValues are what Keras computes (float32).  `lr-refimpl table NAME ...` shows any "
-        "schedule at any step, with its float64 value and the ulps between them."
+        "\nValues are refimpl's float32 rates, computed as Keras computes them.  "
+        "`lr-refimpl table NAME ...` shows any schedule at any step, with its float64 value "
+        "and the ulps between them."
     )
     return 0

@@ -2,11 +2,11 @@
 
 Given the run (``--samples 60000 --batch-size 64 --epochs 5``) and a schedule (a class
 name with its constructor arguments as dashed options, as ``lr-refimpl table`` takes
-them; ``--from-config FILE.json``; one of the lesson's configurations by key, e.g.
-``exponential``; ``lesson`` for all seven; or ``LearningRateScheduler
---initial-learning-rate 0.001 --function "lr / 3"``), it prints the steps per epoch, the
-total steps, the rate at each epoch's first and last step, and a warning for each
-classic trap:
+them, ``NAME --help`` lists them; ``--from-config FILE``, JSON or a ``.keras`` model;
+one of the lesson's configurations by key, e.g. ``exponential``; ``lesson`` for all
+seven; or ``LearningRateScheduler --initial-learning-rate 0.001 --function "lr / 3"``),
+it prints the steps per epoch, the total steps, the rate at each epoch's first and last
+step, and a warning for each classic trap:
 
 * a schedule horizon (``decay_steps`` of PolynomialDecay, CosineDecay, ...) longer
   than the run, so the rate never reaches its end value, or shorter, so the last
@@ -24,105 +24,27 @@ batch 64 make 938 steps an epoch and 4,690 in five epochs (steps 0..4689), not 5
 from __future__ import annotations
 
 import argparse
-import ast
 import math
-import operator
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from refimpl.cli.subjects import (
+    RunShape,
+    Subject,
+    add_subject_arguments,
+    resolve_subjects,
+    show_help,
+)
 from refimpl.exceptions import ScheduleWarning
-from refimpl.lesson import LESSON, LessonConfig, steps_per_epoch
-from refimpl.schedules import LearningRateSchedule
 
-__all__ = [
-    "Finding",
-    "RunShape",
-    "Subject",
-    "add_parser",
-    "epoch_function_from_text",
-    "epoch_table",
-    "explain_text",
-    "findings",
-    "lesson_subjects",
-    "resolve_subjects",
-    "run",
-    "short_repr",
-    "subject_from_lesson",
-]
+__all__ = ["Finding", "add_parser", "epoch_table", "explain_text", "findings", "run"]
 
 #: How far the rate may fall over a run before a warning says later epochs barely learn.
 _STEEP_DROP = 100.0
-
-
-@dataclass(frozen=True)
-class RunShape:
-    """How many optimizer steps a training run has.
-
-    >>> shape = RunShape(60_000, 64, 5)
-    >>> shape.steps_per_epoch, shape.total_steps, shape.last_batch
-    (938, 4690, 32)
-    >>> shape.epoch_edges()[:2]
-    [(1, 0, 937), (2, 938, 1875)]
-    """
-
-    samples: int
-    batch_size: int
-    epochs: int
-
-    def __post_init__(self) -> None:
-        for name in ("samples", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{flag} must be an integer >= 1. Received: {value!r}")
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return steps_per_epoch(self.samples, self.batch_size)
-
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.epochs
-
-    @property
-    def last_batch(self) -> int:
-        """Samples in an epoch's last batch."""
-        return self.samples - (self.steps_per_epoch - 1) * self.batch_size
-
-    def epoch_edges(self) -> list[tuple[int, int, int]]:
-        """``(epoch, first step, last step)`` for every epoch, epochs counted from 1."""
-        spe = self.steps_per_epoch
-        return [(e + 1, e * spe, (e + 1) * spe - 1) for e in range(self.epochs)]
-
-    def epoch_of(self, step: int) -> tuple[int, int]:
-        """``(epoch, step within it)``, both counted from 1, for a 0-based ``step``.
-
-        >>> RunShape(60_000, 64, 5).epoch_of(1001)
-        (2, 64)
-        """
-        return step // self.steps_per_epoch + 1, step % self.steps_per_epoch + 1
-
-    def describe(self) -> str:
-        """One sentence: steps an epoch, the last batch, total steps.
-
-        >>> print(RunShape(60_000, 64, 5).describe())
-        60,000 samples at batch 64: 938 steps an epoch (the last batch has 32 samples); 5 epochs = 4,690 steps (steps 0..4689).
-        """
-        last = (
-            f" (the last batch has {self.last_batch} samples)"
-            if self.last_batch != self.batch_size
-            else ""
-        )
-        epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"
-        return (
-            f"{self.samples:,} samples at batch {self.batch_size}: {self.steps_per_epoch:,} "
-            f"steps an epoch{last}; {epochs} = {self.total_steps:,} steps "
-            f"(steps 0..{self.total_steps - 1})."
-        )
 
 
 @dataclass(frozen=True)
@@ -134,75 +56,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.level}: {self.text}"
-
-
-@dataclass(frozen=True)
-class Subject:
-    """How a run sets its learning rate: a per-step schedule, an epoch function or a constant.
-
-    >>> from refimpl.schedules import ExponentialDecay
-    >>> s = Subject("ExponentialDecay(...)", schedule=ExponentialDecay(0.001, 500, 0.98, True))
-    >>> s.rates(RunShape(1000, 1, 1))[[0, 499, 500]].tolist()
-    [0.0010000000474974513, 0.0010000000474974513, 0.0009800000116229057]
-    """
-
-    label: str
-    formula: str | None = None
-    schedule: LearningRateSchedule | None = None
-    #: A ``LearningRateScheduler`` function ``(epoch, lr) -> lr``.
-    epoch_function: Callable[[int, float], float] | None = None
-    #: The constant rate, or the optimizer's rate before the epoch function first runs.
-    learning_rate: float = 0.001
-    #: The legacy optimizer ``decay=`` (``schedule`` then holds its TimeBasedDecay).
-    optimizer_decay: float = 0.0
-    #: Warnings the schedule's constructor gave (e.g. an integer initial rate).
-    construction_warnings: tuple[str, ...] = field(default=())
-
-    def rates(self, shape: RunShape) -> np.ndarray:
-        """The rate of every update of the run (float64 holding Keras's float32 values)."""
-        steps = np.arange(shape.total_steps, dtype=np.int64)
-        if self.schedule is not None:
-            return np.asarray(self.schedule(steps), dtype=np.float64)
-        if self.epoch_function is not None:
-            per_epoch = self.epoch_rates(shape.epochs)
-            return np.repeat(np.asarray(per_epoch, dtype=np.float64), shape.steps_per_epoch)
-        return np.full(shape.total_steps, float(np.float32(self.learning_rate)))
-
-    def epoch_rates(self, epochs: int) -> list[float]:
-        """The rate ``LearningRateScheduler`` sets at each epoch's beginning (epoch 0 too).
-
-        >>> Subject("", epoch_function=lambda e, lr: lr / 2, learning_rate=1.0).epoch_rates(3)
-        [0.5, 0.25, 0.125]
-        """
-        if self.epoch_function is None:
-            raise ValueError(f"{self.label} has no epoch function")
-        lr, out = float(np.float32(self.learning_rate)), []
-        for epoch in range(epochs):
-            value = self.epoch_function(epoch, lr)
-            lr = float(np.float32(value))
-            if not math.isfinite(lr):
-                raise ValueError(
-                    f"{self.label}: the epoch function returns {value} at epoch {epoch}"
-                )
-            out.append(lr)
-        return out
-
-
-def lesson_subjects() -> dict[str, Subject]:
-    """The lesson's seven configurations as subjects, by key."""
-    return {config.key: subject_from_lesson(config) for config in LESSON}
-
-
-def subject_from_lesson(config: LessonConfig) -> Subject:
-    """A lesson configuration as a :class:`Subject`."""
-    return Subject(
-        label=config.label,
-        formula=config.formula,
-        schedule=config.schedule() if config.schedule is not None else None,
-        epoch_function=config.epoch_function,
-        learning_rate=config.learning_rate,
-        optimizer_decay=config.optimizer_decay,
-    )
 
 
 # -- the traps ---------------------------------------------------------------------------
@@ -236,16 +89,76 @@ def _horizon(
             )
         ]
     if horizon < last:
-        flat = last - horizon
+        flat = shape.total_steps - horizon  # steps horizon..last, both included
         return [
             Finding(
                 "warning",
                 f"the horizon is shorter than the run: {what} = {horizon:,}, so from "
                 f"{_at(shape, horizon)} the rate stays at {end_name} = {_g(end_value)} for the "
-                f"last {flat:,} steps ({100 * flat / shape.total_steps:.0f}% of the run).",
+                f"last {_steps(flat)} ({_share(flat, shape.total_steps)} of the run).",
             )
         ]
     return []
+
+
+def _step_count(value: Any) -> float | None:
+    """A hyperparameter that counts steps, as a float; None when it is not finite (the
+    schedule's constructor warned about it)."""
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _share(part: int, whole: int) -> str:
+    """``"57%"``; ``"under 1%"`` rather than a misleading ``"0%"``."""
+    percent = 100 * part / whole
+    return "under 1%" if 0 < percent < 0.5 else f"{percent:.0f}%"
+
+
+def _steps(n: int) -> str:
+    """``"1 step"``, ``"4,690 steps"``."""
+    return f"{n:,} step" + ("" if n == 1 else "s")
+
+
+#: Configuration keys that count optimizer steps, and may be mistaken for epochs.
+_STEP_COUNTS = ("decay_steps", "first_decay_steps", "warmup_steps")
+
+
+def _epoch_like(schedule: Any, shape: RunShape) -> list[Finding]:
+    """A step count (or all boundaries) no larger than the number of epochs, in a run
+    whose epochs have several steps: most likely epochs written where steps belong."""
+    spe, epochs = shape.steps_per_epoch, shape.epochs
+    if spe < 2 or epochs < 2:
+        return []
+    cfg = schedule.get_config()
+    out = []
+    for key in _STEP_COUNTS:
+        value = cfg.get(key)
+        if isinstance(value, (int, float)) and 2 <= value <= epochs:
+            out.append(
+                Finding(
+                    "warning",
+                    f"{key} = {value:g} looks like a number of epochs, but schedules count "
+                    f"optimizer steps (batches): with {spe:,} steps an epoch, {value:g} epochs "
+                    f"are {key} = {round(value * spe):,}.",
+                )
+            )
+    bounds = cfg.get("boundaries")
+    if (
+        isinstance(bounds, (list, tuple))
+        and bounds
+        and all(isinstance(b, (int, float)) and 0 <= b <= epochs for b in bounds)
+        and max(bounds) >= 1
+    ):
+        fixed = ", ".join(str(round(b * spe) - 1) for b in bounds)
+        out.append(
+            Finding(
+                "warning",
+                f"boundaries {list(bounds)} look like epochs, but schedules count optimizer "
+                f"steps (batches): to switch at the start of those epochs ({spe:,} steps "
+                f"each) write boundaries = [{fixed}] (the new value starts at boundary + 1).",
+            )
+        )
+    return out
 
 
 def _rises(rates: np.ndarray) -> list[int]:
@@ -255,9 +168,11 @@ def _rises(rates: np.ndarray) -> list[int]:
     return [int(s) for s in up if down_seen[s - 1]]
 
 
-def _list(steps: Sequence[int], limit: int = 8) -> str:
+def _list(steps: Sequence[int], limit: int = 8, total: int | None = None) -> str:
+    """The first ``limit`` of ``steps`` and how many more (of ``total``, if given)."""
     shown = ", ".join(f"{s:,}" for s in steps[:limit])
-    return shown + (f" and {len(steps) - limit} more" if len(steps) > limit else "")
+    more = (len(steps) if total is None else total) - min(len(steps), limit)
+    return shown + (f" and {more:,} more" if more > 0 else "")
 
 
 def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> list[Finding]:
@@ -284,12 +199,16 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
             )
     elif name in horizon:
         what, end_name = horizon[name]
-        steps = int(cfg["decay_steps"])
-        if name == "CosineDecay" and cfg["warmup_steps"]:
-            steps += int(cfg["warmup_steps"])
+        length = _step_count(cfg["decay_steps"])
+        if name == "CosineDecay" and cfg["warmup_steps"] and length is not None:
+            warmup = _step_count(cfg["warmup_steps"])
+            length = None if warmup is None else length + warmup
             what = "warmup_steps + decay_steps"
-        end_value = float(np.asarray(schedule(steps)))
-        out += _horizon(shape, rates, steps, what, end_value, end_name)
+        if length is not None:  # an infinite or NaN horizon is warned about already
+            steps = math.ceil(length)  # the first step at or past the horizon
+            # (a step beyond int64 is passed as a float: an int that large cannot be cast)
+            end_value = float(np.asarray(schedule(steps if steps < 2**63 else float(steps))))
+            out += _horizon(shape, rates, steps, what, end_value, end_name)
     elif name == "CosineDecayRestarts":
         rises = _rises(rates)
         if rises:
@@ -309,7 +228,11 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
                 )
             )
     elif name == "PiecewiseConstantDecay":
-        boundaries, values = list(cfg["boundaries"]), list(cfg["values"])
+        values = list(cfg["values"])
+        # The new value starts at the first step past the boundary: boundary + 1 for an
+        # integer boundary (a NaN boundary never switches; it is warned about already).
+        boundaries = [b if float(b).is_integer() else math.floor(b) for b in cfg["boundaries"]]
+        boundaries = [int(b) if math.isfinite(b) else b for b in boundaries]
         for i, b in enumerate(boundaries):
             if b >= last:
                 unused = ", ".join(_g(v) for v in values[i + 1 :])
@@ -321,7 +244,7 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
                     )
                 )
                 break
-        inside = [b for b in boundaries if b < last]
+        inside = [b for b in boundaries if -1 <= b < last]
         if inside:
             where = "; ".join(
                 f"{_g(values[i + 1])} from {_at(shape, b + 1)}" for i, b in enumerate(inside)
@@ -345,27 +268,29 @@ def _schedule_findings(schedule: Any, shape: RunShape, rates: np.ndarray) -> lis
                     )
                 )
     elif name in ("ExponentialDecay", "InverseTimeDecay", "NaturalExpDecay"):
-        if cfg.get("staircase"):
-            ds = int(cfg["decay_steps"])
+        ds = _step_count(cfg["decay_steps"]) if cfg.get("staircase") else None
+        if ds is not None and ds > 0:
             if ds > last:
                 out.append(
                     Finding(
                         "warning",
-                        f"staircase=True with decay_steps = {ds:,} longer than the run "
+                        f"staircase=True with decay_steps = {_g(ds)} longer than the run "
                         f"(last step {last:,}): the rate never changes.",
                     )
                 )
             elif ds % shape.steps_per_epoch:
-                changes = list(range(ds, last + 1, ds))
+                # It changes at the first step >= k * decay_steps: every step if < 1.
+                count = math.floor(last / ds) if ds >= 1 else last
+                changes = [math.ceil(k * max(ds, 1)) for k in range(1, min(count, 8) + 1)]
                 out.append(
                     Finding(
                         "note",
-                        f"staircase=True: the rate changes at steps {_list(changes)} "
-                        f"(multiples of decay_steps = {ds:,}), not at epoch boundaries "
+                        f"staircase=True: the rate changes at steps {_list(changes, total=count)} "
+                        f"(multiples of decay_steps = {_g(ds)}), not at epoch boundaries "
                         f"({shape.steps_per_epoch:,} steps an epoch).",
                     )
                 )
-    elif name == "TimeBasedDecay":
+    elif name == "TimeBasedDecay" and isinstance(cfg["initial_learning_rate"], (int, float)):
         out += _decay_findings(float(cfg["initial_learning_rate"]), float(cfg["decay"]), rates)
     return out
 
@@ -428,15 +353,17 @@ def findings(subject: Subject, shape: RunShape, rates: np.ndarray | None = None)
     elif subject.optimizer_decay:
         out += _decay_findings(subject.learning_rate, subject.optimizer_decay, rates)
     elif subject.schedule is not None:
+        out += _epoch_like(subject.schedule, shape)
         out += _schedule_findings(subject.schedule, shape, rates)
     first, final = float(rates[0]), float(rates[-1])
     if first > 0 and final == 0:
         zero = int(np.flatnonzero(rates != 0)[-1]) + 1
+        n = len(rates) - zero
         out.append(
             Finding(
                 "warning",
-                f"the rate is 0 from {_at(shape, zero)} on: the last {len(rates) - zero:,} "
-                "steps do not change the weights at all.",
+                f"the rate is 0 from {_at(shape, zero)} on: the last {_steps(n)} "
+                f"{'does' if n == 1 else 'do'} not change the weights at all.",
             )
         )
     elif first > 0 and final > 0 and first / final >= _STEEP_DROP:
@@ -473,6 +400,33 @@ def epoch_table(shape: RunShape, rates: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+def _change(rates: np.ndarray) -> str:
+    """How the rate at the last step compares with the first, in words.
+
+    >>> _change(np.array([0.0, 0.01, 0.005])), _change(np.array([0.1, 0.05, 0.0]))
+    ('rises from zero', 'falls to zero')
+    >>> _change(np.array([0.1, 0.2, 0.1])), _change(np.array([0.0, 0.1, 0.0]))
+    ('ends where it started, peaking at 0.2 (step 1)', 'starts and ends at zero, peaking at 0.1 (step 1)')
+    >>> _change(np.array([0.1, np.nan])), _change(np.array([np.nan, np.nan]))
+    ('NaN from step 1 on', 'NaN throughout')
+    """
+    first, final = float(rates[0]), float(rates[-1])
+    if np.all(rates == first):
+        return "constant"
+    if math.isnan(final):
+        numbers = np.flatnonzero(~np.isnan(rates))
+        return f"NaN from step {int(numbers[-1]) + 1:,} on" if numbers.size else "NaN throughout"
+    peak = f"peaking at {_g(float(np.nanmax(rates)))} (step {int(np.nanargmax(rates)):,})"
+    if first == 0:
+        return "rises from zero" if final > 0 else f"starts and ends at zero, {peak}"
+    if final == 0:
+        return "falls to zero"
+    if final == first:
+        return f"ends where it started, {peak}"
+    ratio = final / first
+    return f"{1 / ratio:.3g} times lower" if 0 < ratio < 1 else f"{ratio:.3g} times higher"
+
+
 def explain_text(subject: Subject, shape: RunShape) -> str:
     """The full explanation of ``subject`` over ``shape``, as ``lr-refimpl explain`` prints it."""
     rates = subject.rates(shape)
@@ -481,15 +435,7 @@ def explain_text(subject: Subject, shape: RunShape) -> str:
         lines.append(f"  {subject.formula}")
     lines += ["", epoch_table(shape, rates), ""]
     first, final = float(rates[0]), float(rates[-1])
-    change = (
-        "constant"
-        if first == final and np.all(rates == first)
-        else f"{first / final:.3g} times lower"
-        if final and final < first
-        else f"{final / first:.3g} times higher"
-        if first and final > first
-        else "ends at zero"
-    )
+    change = _change(rates)
     lines.append(
         f"Over the run the rate goes from {_g(first)} (step 0) to {_g(final)} "
         f"(step {len(rates) - 1:,}): {change}."
@@ -499,115 +445,6 @@ def explain_text(subject: Subject, shape: RunShape) -> str:
         lines.append("")
         lines += [str(f) for f in found]
     return "\n".join(lines)
-
-
-# -- LearningRateScheduler functions from text --------------------------------------------
-
-_BINARY: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-}
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "exp": math.exp,
-    "log": math.log,
-    "sqrt": math.sqrt,
-    "floor": math.floor,
-    "ceil": math.ceil,
-    "cos": math.cos,
-    "min": min,
-    "max": max,
-    "abs": abs,
-    "pow": pow,
-}
-
-
-def epoch_function_from_text(text: str) -> Callable[[int, float], float]:
-    """A ``LearningRateScheduler`` function from an expression in ``epoch`` and ``lr``.
-
-    Arithmetic, comparisons, ``a if cond else b``, ``pi`` and the functions exp, log,
-    sqrt, floor, ceil, cos, min, max, abs, pow; a leading ``lambda epoch, lr:`` is
-    allowed.  Nothing else is evaluated.
-
-    >>> f = epoch_function_from_text("lambda epoch, lr: lr / 3")
-    >>> f(0, 0.003)
-    0.001
-    >>> epoch_function_from_text("lr if epoch < 2 else lr * exp(-0.1)")(5, 1.0)
-    0.9048374180359595
-    >>> epoch_function_from_text("__import__('os')")
-    Traceback (most recent call last):
-    ValueError: --function: only epoch, lr, numbers, arithmetic, comparisons, 'if else' and exp, log, sqrt, floor, ceil, cos, min, max, abs, pow are allowed. Received: "__import__('os')"
-    """
-    source = text.strip()
-    if source.startswith("lambda"):
-        head, sep, body = source.partition(":")
-        if not sep or [a.strip() for a in head[len("lambda") :].split(",")] != ["epoch", "lr"]:
-            raise ValueError(f"--function: write `lambda epoch, lr: ...`. Received: {text!r}")
-        source = body
-    allowed = ", ".join(_FUNCTIONS)
-    bad = ValueError(
-        "--function: only epoch, lr, numbers, arithmetic, comparisons, 'if else' and "
-        f'{allowed} are allowed. Received: "{text}"'
-    )
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError:
-        raise ValueError(f"--function: not a valid expression. Received: {text!r}") from None
-
-    def ev(node: ast.AST, env: dict[str, float]) -> Any:
-        if isinstance(node, ast.Expression):
-            return ev(node.body, env)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
-            if isinstance(node.value, bool):
-                raise bad
-            return node.value
-        if isinstance(node, ast.Name) and node.id in env:
-            return env[node.id]
-        if isinstance(node, ast.Name) and node.id == "pi":
-            return math.pi
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            return _BINARY[type(node.op)](ev(node.left, env), ev(node.right, env))
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](ev(node.operand, env))
-        if isinstance(node, ast.IfExp):
-            return ev(node.body, env) if ev(node.test, env) else ev(node.orelse, env)
-        if isinstance(node, ast.Compare) and all(type(o) in _COMPARE for o in node.ops):
-            left = ev(node.left, env)
-            for op, comp in zip(node.ops, node.comparators):
-                right = ev(comp, env)
-                if not _COMPARE[type(op)](left, right):
-                    return False
-                left = right
-            return True
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in _FUNCTIONS
-            and not node.keywords
-        ):
-            return _FUNCTIONS[node.func.id](*(ev(a, env) for a in node.args))
-        raise bad
-
-    ev(tree, {"epoch": 0, "lr": 0.001})  # reject forbidden nodes now, not mid-run
-
-    def function(epoch: int, lr: float) -> float:
-        return float(ev(tree, {"epoch": epoch, "lr": lr}))
-
-    function.__doc__ = f"lambda epoch, lr: {source.strip()}"
-    return function
 
 
 # -- command line ------------------------------------------------------------------------
@@ -625,29 +462,18 @@ examples:
 
 def add_parser(sub: Any) -> None:
     """Register ``explain``."""
-    keys = ", ".join(c.key for c in LESSON)
     p = sub.add_parser(
         "explain",
         help="a schedule over a real run: steps, the rate at each epoch, the classic traps",
         description=__doc__.replace("``", "") if __doc__ else None,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
-    p.add_argument(
-        "name",
-        metavar="NAME",
-        help=f"a schedule class (e.g. ExponentialDecay), LearningRateScheduler, one of the "
-        f"lesson's configurations ({keys}) or 'lesson' for all seven",
-    )
+    add_subject_arguments(p, lesson=True)
     p.add_argument("--samples", type=int, default=60_000, help="training samples (default 60000)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
-    p.add_argument("--from-config", metavar="FILE.json", help="a serialized schedule")
-    p.add_argument(
-        "--function",
-        metavar="EXPR",
-        help='LearningRateScheduler only: the function of epoch and lr, e.g. "lr / 3"',
-    )
     p.add_argument(
         "--framework",
         default="keras",
@@ -655,82 +481,13 @@ def add_parser(sub: Any) -> None:
         help="keras (default); torch or optax: the configurations as torch or Optax code, "
         "with the steps where the two frameworks differ (lr-refimpl translate)",
     )
-    p.set_defaults(run=run, takes_schedule_options=True)
-
-
-def _scheduler_subject(options: list[str], function: str | None) -> Subject:
-    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False, allow_abbrev=False)
-    parser.add_argument("--initial-learning-rate", type=float, default=0.001)
-    try:
-        parsed, unknown = parser.parse_known_args(options)
-    except argparse.ArgumentError as exc:
-        raise ValueError(f"LearningRateScheduler: {exc}") from None
-    if unknown:
-        raise ValueError(
-            f"LearningRateScheduler has no option {' '.join(unknown)}; its options are "
-            "--initial-learning-rate and --function"
-        )
-    if function is None:
-        raise ValueError('LearningRateScheduler needs --function, e.g. --function "lr / 3"')
-    fn = epoch_function_from_text(function)
-    lr = parsed.initial_learning_rate
-    return Subject(
-        label=f"SGD({_g(lr)}) + LearningRateScheduler({fn.__doc__})",
-        formula="lr = f(epoch, lr), set at the beginning of every epoch (epoch 0 included)",
-        epoch_function=fn,
-        learning_rate=lr,
-    )
-
-
-def resolve_subjects(
-    name: str, options: list[str], from_config: str | None, function: str | None
-) -> list[Subject]:
-    """The subjects NAME (and its options) stand for; see ``lr-refimpl explain --help``."""
-    from refimpl.cli.table import build_schedule
-
-    lesson = lesson_subjects()
-    if from_config is None and (name in lesson or name == "lesson"):
-        if options or function:
-            extra = " ".join(options) if options else "--function"
-            raise ValueError(f"{name} is one of the lesson's configurations: it takes no {extra}")
-        return list(lesson.values()) if name == "lesson" else [lesson[name]]
-    if name == "LearningRateScheduler":
-        return [_scheduler_subject(options, function)]
-    if function is not None:
-        raise ValueError("--function belongs to LearningRateScheduler only")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ScheduleWarning)
-        schedule = build_schedule(name, options, from_config)
-    notes = tuple(str(w.message) for w in caught if issubclass(w.category, ScheduleWarning))
-    return [Subject(label=short_repr(schedule), schedule=schedule, construction_warnings=notes)]
-
-
-def short_repr(schedule: LearningRateSchedule) -> str:
-    """``repr(schedule)`` without arguments left at their defaults (``name=...`` and
-    the like), for titles.
-
-    >>> from refimpl.schedules import PolynomialDecay
-    >>> short_repr(PolynomialDecay(0.003, 5000, 0.001, power=1.5))
-    'PolynomialDecay(initial_learning_rate=0.003, decay_steps=5000, end_learning_rate=0.001, power=1.5)'
-    """
-    import inspect
-
-    params = inspect.signature(type(schedule).__init__).parameters
-    parts = []
-    for key, value in schedule.get_config().items():
-        param = params.get(key)
-        default = inspect.Parameter.empty if param is None else param.default
-        if default is not inspect.Parameter.empty and (default, type(default)) == (
-            value,
-            type(value),
-        ):
-            continue
-        parts.append(f"{key}={value!r}")
-    return f"{type(schedule).__name__}({', '.join(parts)})"
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the run's shape and each subject's explanation."""
+    if args.help:
+        return show_help(args, lesson=True)
     shape = RunShape(args.samples, args.batch_size, args.epochs)
     subjects = resolve_subjects(args.name, list(args.options), args.from_config, args.function)
     if args.framework != "keras":  # lr-refimpl translate's view of the same subjects
@@ -741,11 +498,7 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", ScheduleWarning)
         texts = [explain_text(s, shape) for s in subjects]
     print(shape.describe())
-    if shape.total_steps != 5000 and (args.samples, args.batch_size, args.epochs) == (
-        60_000,
-        64,
-        5,
-    ):
+    if (args.samples, args.batch_size, args.epochs) == (60_000, 64, 5):
         print("The lesson says ~5,000 steps; the real run has 4,690.")
     for text in texts:
         print()

@@ -3,11 +3,13 @@
 NAME is a schedule class (``ExponentialDecay``, ...) with its constructor arguments as
 dashed options (``--initial-learning-rate 0.001 --decay-steps 500 --decay-rate 0.98
 --staircase``; lists as ``--boundaries 1000,2000,3000``), checked by the schedule's own
-validation; or ``--from-config FILE.json``; or one of the lesson's configurations by key
-(``exponential``, ``scheduler``, ...); or ``LearningRateScheduler --function "lr / 3"``.
+validation (``NAME --help`` lists them); or ``--from-config FILE`` (JSON or a ``.keras``
+model); or one of the lesson's configurations by key (``exponential``, ``scheduler``,
+...); or ``LearningRateScheduler --function "lr / 3"``.  Needs matplotlib (the ``plot``
+extra).
 
-The values are what Keras computes (float32 for a float initial rate) at steps
-``0..N-1`` (``--steps N``, default 5,000 as the lesson plots; or ``--steps A:B``).  With
+The values are refimpl's, computed as Keras computes them (float32 for a float initial
+rate), at steps ``0..N-1`` (``--steps N``, default 5,000 as the lesson plots; or ``--steps A:B``).  With
 ``--samples`` the epoch boundaries at that many samples per epoch (and ``--batch-size``,
 default 64) are marked.  The rate axis is logarithmic when the rates span more than a
 factor of 10 (``--log``/``--linear`` to choose).  The file type follows the extension
@@ -17,15 +19,15 @@ factor of 10 (``--log``/``--linear`` to choose).  The file type follows the exte
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import warnings
 from typing import Any
 
 import numpy as np
 
-from refimpl.cli.explain import RunShape, resolve_subjects
-from refimpl.cli.table import MAX_STEPS, parse_steps
+from refimpl.cli.common import CommandError, check_step_count, import_extra, one_line
+from refimpl.cli.subjects import RunShape, add_subject_arguments, resolve_subjects, show_help
+from refimpl.cli.table import parse_steps
 from refimpl.exceptions import ScheduleWarning
 
 __all__ = ["add_parser", "parse_plot_steps", "run"]
@@ -45,17 +47,16 @@ def parse_plot_steps(text: str) -> np.ndarray:
         try:
             n = int(text)
         except ValueError:
-            raise ValueError(
+            raise CommandError(
                 f"--steps must be a number of steps (e.g. 5000) or start:stop[:step]. "
                 f"Received: {text!r}"
             ) from None
-        if n > MAX_STEPS:
-            raise ValueError(
-                f"--steps names {n:,} steps; at most {MAX_STEPS:,}. Received: {text!r}"
-            )
-        steps = np.arange(n, dtype=np.int64)
+        check_step_count(n, f"--steps {text}")
+        steps = np.arange(max(n, 0), dtype=np.int64)
     if steps.size < 1 or steps.min() < 0:
-        raise ValueError(f"--steps must give at least one step, none negative. Received: {text!r}")
+        raise CommandError(
+            f"--steps must give at least one step, none negative. Received: {text!r}"
+        )
     return steps
 
 
@@ -69,59 +70,63 @@ def add_parser(sub: Any) -> None:
         "--decay-steps 500 \\\n      --decay-rate 0.98 --staircase --steps 4690 --samples 60000 "
         "-o exponential.png",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        allow_abbrev=False,
+        add_help=False,
     )
-    p.add_argument("name", metavar="NAME", help="schedule class or lesson configuration")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.png", help="the image to write")
+    add_subject_arguments(p, lesson=True)
+    p.add_argument("-o", "--output", metavar="FILE.png", help="the image to write (required)")
     p.add_argument("--steps", default="5000", help="N for steps 0..N-1 (default 5000), or A:B")
-    p.add_argument("--from-config", metavar="FILE.json", help="a serialized schedule")
     p.add_argument(
         "--samples", type=int, metavar="N", help="samples per epoch: mark the epoch boundaries"
     )
     p.add_argument("--batch-size", type=int, default=64, help="batch size for --samples (64)")
-    p.add_argument("--function", metavar="EXPR", help="LearningRateScheduler only, e.g. 'lr / 3'")
     scale = p.add_mutually_exclusive_group()
     scale.add_argument("--log", dest="log", action="store_true", default=None, help="log rate axis")
     scale.add_argument("--linear", dest="log", action="store_false", help="linear rate axis")
-    p.set_defaults(run=run, takes_schedule_options=True)
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Compute the rates and write the figure."""
+    if args.help:
+        return show_help(args, lesson=True)
+    import_extra("matplotlib", "lr-refimpl plot")
     from refimpl import plotting
 
+    if args.output is None:
+        raise CommandError("plot: the following arguments are required: -o/--output")
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in _FORMATS:
-        raise ValueError(f"-o must end in .png, .svg or .pdf. Received: {args.output!r}")
+        raise CommandError(f"-o must end in .png, .svg or .pdf. Received: {args.output!r}")
     directory = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"-o {args.output}: directory {directory} does not exist")
+        raise CommandError(f"-o {args.output}: directory {directory} does not exist")
     steps = parse_plot_steps(args.steps)
     if args.name == "lesson":
-        raise ValueError("plot draws one schedule; `lr-refimpl tutorial` draws the lesson's")
+        raise CommandError("plot draws one schedule; `lr-refimpl tutorial` draws the lesson's")
     subject = resolve_subjects(args.name, list(args.options), args.from_config, args.function)[0]
+    for text in subject.construction_warnings:  # shown as `lr-refimpl: warning: ...`
+        warnings.warn(text, ScheduleWarning, stacklevel=1)
     spe = None
     if args.samples is not None:
         spe = RunShape(args.samples, args.batch_size, 1).steps_per_epoch
-    if subject.epoch_function is not None:
-        if spe is None:
-            raise ValueError(
-                "a LearningRateScheduler changes the rate per epoch: give --samples "
-                "(and --batch-size) so the steps of an epoch are known"
-            )
-        shape = RunShape(args.samples, args.batch_size, math.ceil((int(steps.max()) + 1) / spe))
-        rates = subject.rates(shape)[steps]
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ScheduleWarning)
-            rates = subject.rates(RunShape(int(steps.max()) + 1, 1, 1))[steps]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)
+        rates = subject.rates_at(steps, spe)
+    bad = ~np.isfinite(rates)
+    if bad.all():
+        raise CommandError(f"{subject.label}: the rate is not finite at any step: nothing to draw")
+    if bad.any():
+        print(
+            f"Note: the rate is inf or NaN at {int(bad.sum()):,} of the steps, the first "
+            f"{int(steps[bad][0]):,}; the figure leaves them out."
+        )
     xlabel = "optimizer step (one update per batch; step 0 is the first)"
     if spe is not None:
         xlabel = (
             f"optimizer step ({args.samples:,} samples at batch {args.batch_size}: "
             f"{spe:,} steps an epoch)"
         )
-    png = plotting.rate_figure(
+    image = plotting.rate_figure(
         [plotting.RateSeries(subject.label, steps, rates)],
         title=_title(subject.label),
         subtitle=subject.formula,
@@ -130,7 +135,10 @@ def run(args: argparse.Namespace) -> int:
         log=args.log,
         fmt=_FORMATS[ext],
     )
-    plotting.save(args.output, png)
+    try:
+        plotting.save(args.output, image)
+    except OSError as exc:
+        raise CommandError(f"-o {args.output}: {exc.strerror or one_line(exc)}") from None
     print(
         f"Wrote {args.output}: {subject.label} at steps {int(steps[0])}..{int(steps[-1])}, "
         f"rate {float(rates[0]):.6g} -> {float(rates[-1]):.6g}."

@@ -1,164 +1,203 @@
-"""``lr-refimpl table NAME --steps ...``: a schedule's values as Keras computes them.
+"""``lr-refimpl table NAME --steps ...``: a schedule's values at given steps, labelled.
 
-For each step: the float32 (or the schedule's own dtype) value Keras computes, the
-float64 "true math" value (``schedule.exact``) and the distance between them in ulps of
-the compute dtype.  The schedule's constructor arguments are options spelled with
-dashes (``--initial-learning-rate 0.001 --decay-steps 500 --decay-rate 0.98
---staircase``; lists as ``--boundaries 1000,2000,3000``), checked by the schedule's own
-validation; ``--from-config FILE.json`` reads a serialized schedule instead.
+For each step the columns of :data:`COLUMNS`: the value refimpl computes in the
+schedule's dtype (float32 for a float initial rate: Keras's arithmetic, in Keras's order
+of operations), the float64 "true math" value (``schedule.exact``) and the distance
+between them in ulps of the compute dtype.  Below the table, each column's meaning and
+refimpl's documented bound against TensorFlow's eager call (which this table does not
+run: ``lr-refimpl parity`` does).
+
+NAME is a schedule class; its constructor arguments are options spelled with dashes
+(``--initial-learning-rate 0.001 --decay-steps 500 --decay-rate 0.98 --staircase``;
+lists as ``--boundaries 1000,2000,3000``), checked by the schedule's own validation
+(``NAME --help`` lists them); or ``--from-config FILE`` reads a serialized schedule, an
+optimizer or model config, or a ``.keras`` model file (NAME is then optional).
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
-import json
-from pathlib import Path
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from refimpl.comparison import ulp_distance
-from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES, LearningRateSchedule, deserialize
+from refimpl.cli.common import MAX_STEPS, CommandError, check_step_count
+from refimpl.cli.subjects import add_subject_arguments, build_schedule, show_help
+from refimpl.comparison import tolerance, ulp_distance
+from refimpl.schedules import LearningRateSchedule
 
-__all__ = ["MAX_STEPS", "add_parser", "build_schedule", "format_table", "parse_steps", "run"]
-
-ALL_SCHEDULES = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
-_LIST_ARGS = {"boundaries", "values"}
-_NESTED = {"LinearWarmup", "SequentialSchedule"}
-
-
-#: The most steps ``--steps`` may name (a range beyond would exhaust the memory).
-MAX_STEPS = 10_000_000
+__all__ = [
+    "COLUMNS",
+    "MAX_STEPS",
+    "Column",
+    "add_parser",
+    "bound_note",
+    "format_table",
+    "parse_steps",
+    "run",
+]
 
 
 def parse_steps(text: str) -> np.ndarray:
     """``"0,937,938"`` or a range ``"0:4690"`` (``start:stop[:step]``) as int64 steps.
 
-    Raises ``ValueError`` (one line, for the command line) for anything else: no
-    integers, a range step of 0, a number outside int64, more than ``MAX_STEPS`` steps.
+    Raises :class:`~refimpl.cli.common.CommandError` (one line, for the command line)
+    for anything else: no integers, an empty range, a range step of 0, a number
+    outside int64, more than ``MAX_STEPS`` steps.
 
     >>> parse_steps("0,937,938").tolist(), parse_steps("0:10:5").tolist()
     ([0, 937, 938], [0, 5])
     >>> parse_steps("0:10:0")
     Traceback (most recent call last):
-    ValueError: --steps: the step of a range must not be 0. Received: '0:10:0'
+    refimpl.cli.common.CommandError: --steps: the step of a range must not be 0. Received: '0:10:0'
+    >>> parse_steps("10:0")
+    Traceback (most recent call last):
+    refimpl.cli.common.CommandError: --steps names no step. Received: '10:0'
     """
     usage = f"--steps must be comma-separated integers or start:stop[:step]. Received: {text!r}"
     try:
         parts = [int(p) for p in text.split(":" if ":" in text else ",") if p.strip()]
     except ValueError:
-        raise ValueError(usage) from None
+        raise CommandError(usage) from None
     if ":" in text:
         if not 2 <= len(parts) <= 3:
-            raise ValueError(usage)
+            raise CommandError(usage)
         if len(parts) == 3 and parts[2] == 0:
-            raise ValueError(f"--steps: the step of a range must not be 0. Received: {text!r}")
+            raise CommandError(f"--steps: the step of a range must not be 0. Received: {text!r}")
         count = len(range(*parts))
     else:
         count = len(parts)
-    if count > MAX_STEPS:
-        raise ValueError(
-            f"--steps names {count:,} steps; at most {MAX_STEPS:,}. Received: {text!r}"
-        )
+    if count == 0:
+        raise CommandError(f"--steps names no step. Received: {text!r}")
+    check_step_count(count, f"--steps {text}")
     if any(not -(2**63) <= p < 2**63 for p in parts):
-        raise ValueError(f"--steps: a step is outside the int64 range. Received: {text!r}")
+        raise CommandError(f"--steps: a step is outside the int64 range. Received: {text!r}")
     if ":" in text:
         return np.arange(*parts, dtype=np.int64)
     return np.array(parts, dtype=np.int64)
 
 
-def _number(text: str) -> int | float:
-    value = float(text)
-    return (
-        int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-    )
+@dataclass(frozen=True)
+class Column:
+    """One column of the table: its header (``{dtype}`` is the schedule's compute
+    dtype), what it holds (printed below the table), how it is computed from the
+    schedule and the steps, and how a value is printed."""
+
+    header: str
+    meaning: str
+    compute: Callable[[LearningRateSchedule, np.ndarray], np.ndarray]
+    spec: str
+    width: int
 
 
-def build_schedule(name: str, options: list[str], from_config: str | None) -> LearningRateSchedule:
-    """The schedule ``name`` from dashed options (or a JSON config file)."""
-    if from_config is not None:
-        try:
-            config = json.loads(Path(from_config).read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"--from-config {from_config}: not valid JSON ({exc})") from None
-        if "class_name" not in config:
-            config = {"class_name": name, "config": config}
-        return deserialize(config)
-    if name not in ALL_SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; choose from {', '.join(ALL_SCHEDULES)}")
-    cls = ALL_SCHEDULES[name]
-    if name in _NESTED:
-        raise ValueError(f"{name} nests schedules: describe it with --from-config FILE.json")
-    parser = argparse.ArgumentParser(
-        prog=f"lr-refimpl ... {name}", add_help=False, exit_on_error=False, allow_abbrev=False
-    )
-    for pname, param in inspect.signature(cls.__init__).parameters.items():
-        if pname == "self":
-            continue
-        flag = "--" + pname.replace("_", "-")
-        if isinstance(param.default, bool):
-            parser.add_argument(
-                flag, dest=pname, action=argparse.BooleanOptionalAction, default=param.default
-            )
-        elif pname in _LIST_ARGS:
-            parser.add_argument(flag, dest=pname, type=lambda t: [_number(v) for v in t.split(",")])
-        elif pname == "name":
-            parser.add_argument(flag, dest=pname, default=param.default)
-        else:
-            parser.add_argument(
-                flag,
-                dest=pname,
-                type=_number,
-                default=argparse.SUPPRESS
-                if param.default is inspect.Parameter.empty
-                else param.default,
-            )
-    known = " ".join(a.option_strings[0] for a in parser._actions)
+def _refimpl(schedule: LearningRateSchedule, steps: np.ndarray) -> np.ndarray:
+    return np.asarray(schedule(steps))
+
+
+def _exact(schedule: LearningRateSchedule, steps: np.ndarray) -> np.ndarray:
+    return np.asarray(schedule.exact(steps), dtype=np.float64)
+
+
+def _ulps(schedule: LearningRateSchedule, steps: np.ndarray) -> np.ndarray:
+    value = _refimpl(schedule, steps)
+    dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return ulp_distance(value, _exact(schedule, steps).astype(dtype), dtype)
+
+
+#: The columns ``lr-refimpl table`` prints, in order.
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "refimpl {dtype}",
+        "refimpl's value in the schedule's dtype, computed as Keras computes it",
+        _refimpl,
+        ".9g",
+        16,
+    ),
+    Column("exact float64", "schedule.exact(step): the formula in float64", _exact, ".17g", 22),
+    Column("ulps apart", "between the two, in ulps of the compute dtype", _ulps, "d", 10),
+)
+
+
+def format_table(
+    schedule: LearningRateSchedule, at: np.ndarray, columns: Sequence[Column] = COLUMNS
+) -> str:
+    """``schedule`` at the steps ``at``: a ``step`` column, then one per column, then a
+    line per column saying what it holds.
+
+    >>> from refimpl.schedules import InverseTimeDecay
+    >>> print(format_table(InverseTimeDecay(0.003, 100, 0.5), np.array([0, 100])))
+          step  refimpl float32           exact float64  ulps apart
+             0      0.00300000003    0.003000000000000000           0
+           100      0.00200000009   0.0020000000000000000           0
+    refimpl float32: refimpl's value in the schedule's dtype, computed as Keras computes it
+    exact float64: schedule.exact(step): the formula in float64
+    ulps apart: between the two, in ulps of the compute dtype
+    """
+    dtype = np.asarray(schedule(at[:1])).dtype.name
+    headers = [c.header.format(dtype=dtype) for c in columns]
+    values = [c.compute(schedule, at).tolist() for c in columns]
+    lines = [f"{'step':>10}  " + "  ".join(f"{h:>{c.width}}" for h, c in zip(headers, columns))]
+    for i, step in enumerate(at.tolist()):
+        cells = (f"{format(v[i], c.spec):>{c.width}}" for v, c in zip(values, columns))
+        lines.append(f"{step:>10}  " + "  ".join(cells))
+    lines += [f"{h}: {c.meaning}" for h, c in zip(headers, columns)]
+    return "\n".join(lines)
+
+
+def bound_note(schedule: LearningRateSchedule, at: np.ndarray) -> str | None:
+    """refimpl's documented bound against TensorFlow's eager call for ``schedule`` at
+    the steps ``at``, in words (None for an integer dtype, which has no such bound).
+
+    >>> from refimpl.schedules import CosineDecay, ExponentialDecay
+    >>> print(bound_note(ExponentialDecay(0.1, 100, 0.96), np.array([0, 8232])))
+    refimpl vs TensorFlow's eager call (not run here; `lr-refimpl parity` runs it): documented to be within 2 ulp (refimpl.comparison.tolerance).
+    >>> print(bound_note(CosineDecay(1.0, 100), np.array([0, 50])))
+    refimpl vs TensorFlow's eager call (not run here; `lr-refimpl parity` runs it): documented to be within 2 ulp plus 3.87e-07 (refimpl.comparison.tolerance).
+    """
+    dtype = np.asarray(schedule(at[:1])).dtype
+    if dtype.kind != "f":
+        return None
+    where = "refimpl vs TensorFlow's eager call (not run here; `lr-refimpl parity` runs it)"
     try:
-        parsed, unknown = parser.parse_known_args(options)
-    except argparse.ArgumentError as exc:
-        raise ValueError(f"{name}: {exc}") from None
-    if unknown:
-        raise ValueError(f"{name} has no option {' '.join(unknown)}; its options are {known}")
-    kwargs = vars(parsed)
-    missing = [
-        p
-        for p, v in inspect.signature(cls.__init__).parameters.items()
-        if p != "self" and v.default is inspect.Parameter.empty and p not in kwargs
-    ]
-    if missing:
-        raise ValueError(f"{name} needs " + ", ".join("--" + m.replace("_", "-") for m in missing))
-    return cls(**kwargs)
+        ulps, atol = tolerance(type(schedule).__name__, schedule.get_config(), dtype)
+        with np.errstate(all="ignore"):
+            slack = float(np.max(atol(at)))
+    except ValueError as exc:  # a configuration Keras computes nonsense from
+        return f"{where}: {exc}".replace("tolerance: ", "")
+    if not math.isfinite(slack):
+        return f"{where}: no documented bound for this configuration (it is not finite here)."
+    within = f"{ulps} ulp" + (f" plus {slack:.3g}" if slack > 0 else "")
+    return (
+        "refimpl vs TensorFlow's eager call (not run here; `lr-refimpl parity` runs it): "
+        f"documented to be within {within} (refimpl.comparison.tolerance)."
+    )
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "table",
-        help="a schedule's values at given steps (float32 as Keras, float64, ulps apart)",
+        help="a schedule's values at given steps (refimpl in float32, float64, ulps apart)",
         description=__doc__.replace("``", "") if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
-    p.add_argument("name", metavar="NAME", help="schedule class, e.g. ExponentialDecay")
+    add_subject_arguments(p, lesson=False)
     p.add_argument("--steps", default="0,937,938,4689", help="e.g. 0,937,938,4689 or 0:4690:469")
-    p.add_argument("--from-config", metavar="FILE.json", help="a serialized schedule")
-    p.set_defaults(run=run, takes_schedule_options=True)
-
-
-def format_table(schedule: LearningRateSchedule, at: np.ndarray) -> str:
-    keras_values = schedule(at)
-    true_values = schedule.exact(at)
-    dist = ulp_distance(keras_values, true_values.astype(keras_values.dtype), keras_values.dtype)
-    dtype = keras_values.dtype.name
-    lines = [f"{'step':>10}  {dtype + ' (Keras)':>16}  {'float64 (exact)':>22}  {'ulps':>5}"]
-    for s, k, t, d in zip(at.tolist(), keras_values.tolist(), true_values.tolist(), dist.tolist()):
-        lines.append(f"{s:>10}  {k:>16.9g}  {t:>22.17g}  {d:>5}")
-    return "\n".join(lines)
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.help:
+        return show_help(args, lesson=False)
     at = parse_steps(args.steps)
     schedule = build_schedule(args.name, list(args.options), args.from_config)
     print(repr(schedule))
     print(format_table(schedule, at))
+    note = bound_note(schedule, at)
+    if note:
+        print(note)
     return 0

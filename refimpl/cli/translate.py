@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from refimpl.cli import CommandError
-from refimpl.cli.table import build_schedule
+from refimpl.cli.subjects import build_schedule
 from refimpl.lesson import LESSON
 from refimpl.schedules import SCHEDULES
 from refimpl.torch.lr_scheduler import SCHEDULERS
@@ -83,7 +83,7 @@ def parse_horizon(text: str) -> int:
     4690
     >>> parse_horizon("0")
     Traceback (most recent call last):
-    refimpl.cli.CommandError: --steps must be a whole number from 1 to 1,000,000 (the horizon: steps 0..N-1). Received: '0'
+    refimpl.cli.common.CommandError: --steps must be a whole number from 1 to 1,000,000 (the horizon: steps 0..N-1). Received: '0'
     """
     try:
         n = int(text)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib
 import math
 import os
 import platform
@@ -44,9 +43,11 @@ from typing import Any
 
 import numpy as np
 
+from refimpl import plotting
 from refimpl._version import __version__
-from refimpl.cli import CommandError
-from refimpl.cli.explain import RunShape, findings, short_repr, subject_from_lesson
+from refimpl.cli.common import CommandError, import_extra, one_line
+from refimpl.cli.explain import findings
+from refimpl.cli.subjects import RunShape, short_repr, subject_from_lesson
 from refimpl.lesson import LESSON, LessonConfig
 from refimpl.report import (
     BACKEND_NAMES,
@@ -61,11 +62,14 @@ from refimpl.report import (
 
 __all__ = [
     "BACKENDS",
+    "KERAS_TRAINER",
+    "MAX_TRAINING_EPOCHS",
     "LessonData",
     "add_parser",
     "load_lesson_data",
     "parse_backends",
     "parse_schedules",
+    "record_run",
     "run",
     "train_keras",
     "train_numpy",
@@ -95,7 +99,7 @@ def parse_schedules(text: str | None) -> list[LessonConfig]:
     ['exponential', 'scheduler']
     >>> parse_schedules("cosine")
     Traceback (most recent call last):
-    ValueError: --schedules: unknown configuration 'cosine'; choose from constant, decay, exponential, piecewise, polynomial, inverse_time, scheduler (or their class names)
+    refimpl.cli.common.CommandError: --schedules: unknown configuration 'cosine'; choose from constant, decay, exponential, piecewise, polynomial, inverse_time, scheduler (or their class names)
     """
     if text is None:
         return list(LESSON)
@@ -107,13 +111,13 @@ def parse_schedules(text: str | None) -> list[LessonConfig]:
             continue
         key = name if name in keys else ALIASES.get(name.lower(), name.lower())
         if key not in keys:
-            raise ValueError(
+            raise CommandError(
                 f"--schedules: unknown configuration {name!r}; choose from "
                 f"{', '.join(c.key for c in LESSON)} (or their class names)"
             )
         wanted.add(key)
     if not wanted:
-        raise ValueError("--schedules: name at least one configuration")
+        raise CommandError("--schedules: name at least one configuration")
     return [c for c in LESSON if c.key in wanted]
 
 
@@ -126,7 +130,7 @@ def parse_backends(text: str) -> list[str]:
     names = {b.strip().lower() for b in text.split(",") if b.strip()}
     bad = names - set(BACKENDS)
     if bad or not names:
-        raise ValueError(f"--backend: choose numpy, keras or numpy,keras. Received: {text!r}")
+        raise CommandError(f"--backend: choose numpy, keras or numpy,keras. Received: {text!r}")
     return [b for b in BACKENDS if b in names]
 
 
@@ -150,8 +154,8 @@ def load_lesson_data(limit: int | None) -> LessonData:
     try:
         directory = fashion_mnist.locate()
         (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data(directory)
-    except FileNotFoundError as exc:
-        raise CommandError(" ".join(str(exc).split())) from None
+    except (OSError, ValueError) as exc:  # missing, unreadable or damaged files
+        raise CommandError(one_line(exc)) from None
     n_train, n_test = len(x_train), len(x_test)
     train = n_train if limit is None else min(limit, n_train)
     test = n_test if train >= n_train else min(n_test, math.ceil(train * n_test / n_train))
@@ -224,100 +228,30 @@ def train_numpy(
             validation_data=(data.x_test, data.y_test),
         )
     seconds = time.perf_counter() - start
-    return _record(
+    return record_run(
         config, "numpy", code, history.history, rates, settings, seconds, model.stop_reason, note
     )
 
 
-def _import_keras() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        keras = importlib.import_module("keras")
-    except ImportError as exc:
-        raise CommandError(
-            f"--backend keras needs Keras 3 with TensorFlow: pip install 'lr-refimpl[keras]' "
-            f"({exc})"
-        ) from None
-    if not str(keras.__version__).startswith("3."):
-        raise CommandError(f"--backend keras needs Keras 3; this is Keras {keras.__version__}")
-    return keras
+#: The module holding the Keras 3 trainer (it needs TensorFlow, so it lives in
+#: ``keras_adapter``), reached only through :func:`refimpl.cli.common.import_extra`.
+KERAS_TRAINER = "keras_adapter.lesson"
 
 
 def train_keras(
     config: LessonConfig, data: LessonData, settings: Settings, verbose: int
 ) -> RunRecord:
-    """Train the lesson's CNN with Keras 3 under ``config``."""
-    keras = _import_keras()
-    rates: list[float] = []
-
-    class RateRecorder(keras.callbacks.Callback):  # type: ignore[name-defined]
-        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-            rates.append(float(self.model.optimizer.learning_rate))
-
-    keras.utils.set_random_seed(settings.seed)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
-            keras.layers.Conv2D(16, (3, 3), padding="same", activation="relu"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    schedules = keras.optimizers.schedules
-    callbacks: list[Any] = [RateRecorder()]
-    note = None
-    if config.optimizer_decay:
-        lr, decay = config.learning_rate, config.optimizer_decay
-        rate: Any = schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=decay)
-        code = (
-            "keras.optimizers.SGD(learning_rate=keras.optimizers.schedules.InverseTimeDecay("
-            f"{lr:g}, decay_steps=1, decay_rate={decay:g}))"
-        )
-        note = (
-            f"Keras 3 ignores SGD(decay=...) -- it warns and trains at a constant {lr:g} -- so "
-            "this run passes the legacy formula lr / (1 + decay * step) as an InverseTimeDecay"
-        )
-    elif config.schedule is not None:
-        reference = config.schedule()
-        cls = getattr(schedules, type(reference).__name__, None)
-        if cls is None:
-            raise CommandError(f"Keras has no {type(reference).__name__} schedule")
-        rate = cls.from_config(reference.get_config())
-        code = (
-            "keras.optimizers.SGD(learning_rate=keras.optimizers.schedules."
-            f"{short_repr(reference)})"
-        )
-    else:
-        rate = config.learning_rate
-        code = f"keras.optimizers.SGD(learning_rate={rate:g})"
-    if config.epoch_function is not None:
-        callbacks.append(keras.callbacks.LearningRateScheduler(config.epoch_function))
-        code += " with callbacks=[LearningRateScheduler(lambda epoch, lr: lr / 3)]"
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=rate),
-        loss="categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        # Keras 3.15's LearningRateScheduler converts a variable with np.array(x), which
-        # NumPy 2 flags as deprecated: Keras's business, not the reader's.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="keras")
-        history = model.fit(
-            data.x_train,
-            data.y_train,
-            batch_size=settings.batch_size,
-            epochs=settings.epochs,
-            verbose=verbose,
-            callbacks=callbacks,
-            validation_data=(data.x_test, data.y_test),
-        )
-    seconds = time.perf_counter() - start
-    return _record(config, "keras", code, history.history, rates, settings, seconds, None, note)
+    """Train the lesson's CNN with Keras 3 under ``config`` (:mod:`keras_adapter.lesson`)."""
+    record: RunRecord = _keras_trainer().train(config, data, settings, verbose)
+    return record
 
 
-def _record(
+def _keras_trainer() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+    return import_extra(KERAS_TRAINER, "lr-refimpl tutorial --backend keras")
+
+
+def record_run(
     config: LessonConfig,
     backend: str,
     code: str,
@@ -328,6 +262,7 @@ def _record(
     stop_reason: str | None,
     note: str | None,
 ) -> RunRecord:
+    """The :class:`RunRecord` of a finished run, with the traps of ``config``."""
     keep = ("loss", "accuracy", "val_loss", "val_accuracy")
     hist = {k: [float(v) for v in history.get(k, [])] for k in keep}
     shape = RunShape(settings.train_samples, settings.batch_size, settings.epochs)
@@ -397,7 +332,7 @@ def add_parser(sub: Any) -> None:
 
 def _check_positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
-        raise ValueError(f"{name} must be >= 1. Received: {value}")
+        raise CommandError(f"{name} must be >= 1. Received: {value}")
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -423,14 +358,7 @@ def _environment(backends: list[str]) -> dict[str, str]:
         f"Python {platform.python_version()}",
     }
     if "keras" in backends:
-        keras = _import_keras()
-        env["backend_keras"] = f"Keras {keras.__version__} ({keras.backend.backend()} backend"
-        try:
-            tf = importlib.import_module("tensorflow")  # lazily: refimpl imports no TF
-
-            env["backend_keras"] += f" {tf.__version__})"
-        except ImportError:
-            env["backend_keras"] += ")"
+        env["backend_keras"] = _keras_trainer().environment()
     return env
 
 
@@ -469,6 +397,20 @@ def _ordered(records: list[RunRecord]) -> list[RunRecord]:
     )
 
 
+def _write(out: str, *args: Any, **kwargs: Any) -> str:
+    """:func:`refimpl.report.write_report`; a file that cannot be written is the user's
+    ``--out`` (a full disk, no permission), so one line."""
+    try:
+        return write_report(out, *args, **kwargs)
+    except OSError as exc:
+        raise CommandError(f"--out {out}: cannot write the report ({one_line(exc)})") from None
+
+
+#: The most epochs the tutorial trains per configuration (the lesson trains 5; explain
+#: and plot, which only evaluate schedules, allow many more).
+MAX_TRAINING_EPOCHS = 1_000
+
+
 def run(args: argparse.Namespace) -> int:
     """Train every planned (configuration, backend), rewriting the report after each."""
     for name, value in (
@@ -477,6 +419,13 @@ def run(args: argparse.Namespace) -> int:
         ("--limit", args.limit),
     ):
         _check_positive(name, value)
+    if args.epochs > MAX_TRAINING_EPOCHS:
+        raise CommandError(
+            f"--epochs must be at most {MAX_TRAINING_EPOCHS:,} for the tutorial (it trains "
+            f"every configuration that long). Received: {args.epochs}"
+        )
+    if not 0 <= args.seed < 2**63:
+        raise CommandError(f"--seed must be an integer from 0 to 2**63 - 1. Received: {args.seed}")
     configs = parse_schedules(args.schedules)
     backends = parse_backends(args.backend)
     out = args.out
@@ -484,6 +433,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--out {out} exists and is not a directory")
     env = _environment(backends)  # fails early when Keras is asked for and missing
     data = load_lesson_data(args.limit)
+    shape = RunShape(len(data.x_train), args.batch_size, args.epochs)  # within the limits
     settings = Settings(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -495,22 +445,26 @@ def run(args: argparse.Namespace) -> int:
         data_dir=data.directory,
         command=_command(args),
     )
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as exc:
+        raise CommandError(f"--out {out}: {exc.strerror or one_line(exc)}") from None
     plan = [(c, b) for c in configs for b in backends]
     kept, old_env = _previous(out, settings, {(c.key, b) for c, b in plan})
     env = {**old_env, **env}
-    shape = RunShape(settings.train_samples, settings.batch_size, settings.epochs)
     print(
         f"Fashion-MNIST from {data.directory}: training on {settings.train_samples:,} of "
         f"{data.train_available:,} images, validating on {settings.test_samples:,} of "
         f"{data.test_available:,}."
     )
     print(shape.describe())
+    if not plotting.matplotlib_available():
+        print("No figures: matplotlib is not installed (pip install 'lr-refimpl[plot]' adds them).")
     order = [c.key for c in LESSON]
     started = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     status = Status("running", len(plan), 0, started=started)
     records = list(kept)
-    report = write_report(out, settings, _ordered(records), status, environment=env, order=order)
+    report = _write(out, settings, _ordered(records), status, environment=env, order=order)
     verbose = 1 if sys.stdout.isatty() else 2
     t0 = time.perf_counter()
     current = ""
@@ -524,7 +478,7 @@ def run(args: argparse.Namespace) -> int:
             status.finished = i
             status.elapsed = time.perf_counter() - t0
             status.state = "complete" if i == len(plan) else "running"
-            report = write_report(
+            report = _write(
                 out,
                 settings,
                 _ordered(records),
@@ -537,7 +491,7 @@ def run(args: argparse.Namespace) -> int:
         status.state = "interrupted"
         status.elapsed = time.perf_counter() - t0
         status.detail = f"{current} was running"
-        report = write_report(
+        report = _write(
             out, settings, _ordered(records), status, environment=env, order=order, redraw=[]
         )
         print(

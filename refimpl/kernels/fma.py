@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["fma", "fma_float32"]
+__all__ = ["fma", "fma_float32", "fma_unscaled"]
 
 #: Veltkamp's splitting constant for doubles: 2**27 + 1.
 _SPLITTER = 134217729.0
@@ -84,6 +84,25 @@ def fma(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike) -> Any:
     shape = np.broadcast_shapes(*(v.shape for v in arrays))
     flat = [np.broadcast_to(v, shape).reshape(-1) for v in arrays]
     return _fma_flat(*flat).reshape(shape)[()]
+
+
+def fma_unscaled(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``fma(a, b, c)`` of float64 arrays in a moderate range, three times cheaper.
+
+    Boldo and Melquiond's emulated FMA (step 3 of the module docstring) on the operands as
+    they are, without :func:`fma`'s special values and scaling; so it is the correctly
+    rounded ``a*b + c`` only where no step overflows or underflows: ``a``, ``b`` and ``c``
+    finite, ``|a|, |b| < 2**995``, ``a*b`` zero or of magnitude in ``[2**-960, 2**1020]``,
+    ``|c| < 2**1020`` and the result zero or at least 2**-1022.  No checks: the caller
+    guarantees the range (the polynomials and reductions of
+    :mod:`refimpl.kernels.glibc64` stay far inside it).  The arrays broadcast; the
+    result is a float64 array.
+
+    >>> x = np.array([1 + 2.0**-30])
+    >>> fma_unscaled(x, x, np.array([-1.0])) == 2.0**-29 + 2.0**-60
+    array([ True])
+    """
+    return _fma_scaled(*np.broadcast_arrays(a, b, c))[0]
 
 
 def fma_float32(a: npt.ArrayLike, b: npt.ArrayLike, c: npt.ArrayLike) -> Any:

@@ -51,7 +51,18 @@ import numpy.typing as npt
 
 from refimpl import numpy_ops
 
-__all__ = ["STEP_DTYPE", "Kernels", "Node", "Pass", "Rule", "Tracer", "consumers", "run"]
+__all__ = [
+    "STEP_DTYPE",
+    "Kernels",
+    "Node",
+    "Pass",
+    "Rule",
+    "Tracer",
+    "consumers",
+    "rebuild",
+    "run",
+    "topological",
+]
 
 #: The integer dtype of the step a Keras optimizer passes (its ``iterations``).
 STEP_DTYPE = np.dtype(np.int64)

@@ -59,7 +59,7 @@ import numpy as np
 
 from refimpl import numpy_ops
 from refimpl.kernels import fma as fma_kernels
-from refimpl.kernels import glibc, xla_cpu
+from refimpl.kernels import glibc, glibc64, xla_cpu
 from refimpl.modes.trace import TF_CPU, Kernels, Node, Tracer, consumers, rebuild
 
 __all__ = [
@@ -404,7 +404,7 @@ XLA_CPU = Kernels(
     {
         "log": _by_dtype(xla_cpu.log_f32, numpy_ops.log),
         "exp": _by_dtype(xla_cpu.exp_f32, numpy_ops.exp),
-        "exp2": _by_dtype(glibc.exp2f, np.exp2),
+        "exp2": _by_dtype(glibc.exp2f, glibc64.exp2),
         "fma": _by_dtype(fma_kernels.fma_float32, fma_kernels.fma),
     },
 )

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from refimpl.exceptions import ScheduleWarning
 from refimpl.optimizers.optimizer import Optimizer
 from refimpl.schedules import LearningRateSchedule, TimeBasedDecay
 
@@ -165,11 +167,17 @@ class SGD(Optimizer):
             return self._decayed
         return self._base_learning_rate if _is_schedule(self._base_learning_rate) else None
 
-    def _rate_at(self, step: int) -> np.float32:
+    def _rate_at(self, step: int, *, mode: str = "eager") -> np.float32:
+        """The float32 rate at ``step``; a refimpl schedule is evaluated in ``mode``."""
         schedule = self._schedule
         if schedule is None:
             return np.float32(self._base_learning_rate)
-        value = np.asarray(schedule(step))
+        if mode != "eager" and isinstance(schedule, LearningRateSchedule):
+            with warnings.catch_warnings():  # fit warns once, for the whole run
+                warnings.simplefilter("ignore", ScheduleWarning)
+                value = np.asarray(schedule(step, mode=mode))
+        else:
+            value = np.asarray(schedule(step))
         if value.shape != () or value.dtype.kind not in "iuf":
             raise TypeError(
                 f"The learning-rate schedule must return a scalar number. "
@@ -203,8 +211,10 @@ class SGD(Optimizer):
             )
         self._base_learning_rate = _as_float32_rate(value)
 
-    def check_schedule(self, first_step: int, num_steps: int) -> None:
-        """Raise ``ValueError`` if the rate is non-finite at any of the next ``num_steps``.
+    def check_schedule(self, first_step: int, num_steps: int, mode: str = "eager") -> None:
+        """Raise ``ValueError`` if the rate is non-finite at any of the next ``num_steps``
+        (a refimpl schedule evaluated in ``mode``: under XLA, ``PolynomialDecay`` with a
+        fractional power is NaN at ``step == decay_steps`` for most ``decay_steps``).
 
         Evaluates the schedule on the whole range at once (refimpl schedules accept
         arrays); a schedule that cannot is checked step by step during training instead.
@@ -214,7 +224,10 @@ class SGD(Optimizer):
             return
         steps = np.arange(first_step, first_step + num_steps, dtype=np.int64)
         try:
-            values = np.asarray(schedule(steps), dtype=np.float64)
+            if mode != "eager" and isinstance(schedule, LearningRateSchedule):
+                values = np.asarray(schedule(steps, mode=mode), dtype=np.float64)
+            else:
+                values = np.asarray(schedule(steps), dtype=np.float64)
         except Exception:
             return
         if values.shape != steps.shape:
@@ -224,8 +237,8 @@ class SGD(Optimizer):
             k = int(np.argmax(bad))
             raise ValueError(
                 "Argument `learning_rate`: the schedule returns a non-finite learning rate at "
-                f"step {int(steps[k])}. Received: learning_rate={self._base_learning_rate!r} "
-                f"(value {values[k]})"
+                f"step {int(steps[k])} (mode={mode!r}). Received: "
+                f"learning_rate={self._base_learning_rate!r} (value {values[k]})"
             )
 
     # -- state ----------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def _check_step(step: Any) -> Any:
     return arr
 
 
-_MEMO_KEYS = frozenset({"_memo", "_last_step"})
+_MEMO_KEYS = frozenset({"_memo", "_last_step", "_traced"})
 _IMMUTABLE = (int, float, bool, str, type(None), np.generic)
 
 
@@ -136,7 +136,7 @@ def _same(schedule: Any, snapshot: tuple[Any, ...]) -> bool:
     """Whether ``schedule``'s attributes are still those of ``snapshot``."""
     getter, objects, lists, count = snapshot
     state = schedule.__dict__
-    if len(state) != count + len(_MEMO_KEYS):
+    if len(state) - sum(key in state for key in _MEMO_KEYS) != count:
         return False
     try:
         current = getter(state)
@@ -224,6 +224,14 @@ class LearningRateSchedule:
     #: The constructor arguments whose value sets the compute dtype (what
     #: :meth:`with_dtype` converts): rates, lists of rates, or nested schedules.
     dtype_arguments: ClassVar[tuple[str, ...]] = ("initial_learning_rate",)
+
+    @property
+    def decision(self) -> str | None:
+        """What the formula decides on the step (a staircase, an interval, a restart),
+        in words, for messages about steps where two computations decide differently;
+        None if it decides nothing."""
+        inner = [c.decision for c in self.children() if c.decision]
+        return "; ".join(inner) if inner else None
 
     def children(self) -> list[LearningRateSchedule]:
         """The schedules this one runs (none for a plain schedule)."""
@@ -366,12 +374,43 @@ class LearningRateSchedule:
         return tracer.finish(tracer.cast(rate, np.float32))
 
     def _applied(self, step: Any, mode: str) -> np.ndarray:
-        """The float32 rate the optimizer applies at the integer ``step``(s) in ``mode``."""
+        """The float32 rate the optimizer applies at the integer ``step``(s) in ``mode``.
+
+        The traced graph is kept with a snapshot of the attributes (as the memo of
+        consecutive steps is) and traced again when any attribute changes: a training
+        loop calls the schedule once per step."""
         steps = _integer_steps(step, mode)
         self._warn_about_steps(steps)
         from refimpl.modes.trace import run
 
-        return run(self.trace(mode), steps)
+        cache = self.__dict__.get("_traced", {})
+        hit = cache.get(mode)
+        if hit is not None and hit[0] is not None and _same(self, hit[0]):
+            graph = hit[1]
+        else:
+            state = _snapshot(self)
+            graph = self.trace(mode)
+            self.__dict__["_traced"] = {**cache, mode: (state, graph)}
+        rates = run(graph, steps)
+        self._warn_about_decisions(steps, rates, mode)
+        return rates
+
+    def _warn_about_decisions(self, steps: np.ndarray, rates: np.ndarray, mode: str) -> None:
+        """A :class:`~refimpl.ScheduleWarning` where training in ``mode`` decides
+        differently from the documented formula (:meth:`exact`) or gives a non-finite
+        rate where it does not, naming the decision and the steps."""
+        from refimpl.modes.differences import compare
+
+        found = [
+            d.message
+            for d in compare(self, steps, mode, "exact", rates=rates)
+            if d.kind in ("nan", "decision")
+        ]
+        if found:
+            warn(
+                f"{type(self).__name__} in training: " + "; ".join(found) + ".",
+                stacklevel=5,  # warn <- here <- _applied <- __call__ <- the caller
+            )
 
     # --- the memo of consecutive scalar steps ------------------------------------------
     def _memo_block(self, start: int) -> np.ndarray | None:

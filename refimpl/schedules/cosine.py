@@ -70,6 +70,15 @@ def cosine_decay(
     ``initial_learning_rate`` (with ``warmup_steps == 0`` and a ``warmup_target``, it
     gives ``warmup_target``: ``initial_learning_rate`` only sets the dtype).
 
+    In training (:mod:`refimpl.modes`): without warmup, ``pi * (s / decay_steps)``
+    becomes ``s * fl(pi * fl(1 / decay_steps))`` and ``(1 - alpha) * (0.5 * c)``
+    becomes ``c * fl(0.5 * (1 - alpha))`` (Grappler's reciprocal and constant
+    push-down; XLA reassociates constant factors the same way and fuses the final
+    ``* + alpha``; past ``decay_steps`` LLVM folded the constant arm).  With warmup, the
+    ``cond`` keeps its arithmetic in graph mode (constants from outside a branch reach it
+    through ``Switch``: nothing is rewritten), while XLA computes both branches with
+    its rewrites and selects.
+
     >>> cosine_decay([0, 500, 1000, 2000], 1.0, 1000, alpha=0.1)
     array([1.  , 0.55, 0.1 , 0.1 ], dtype=float32)
     >>> cosine_decay([0, 50, 100], 0.0, 1000, warmup_target=1.0, warmup_steps=100)
@@ -110,6 +119,13 @@ class CosineDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(cosine_decay)
+
+    @property
+    def decision(self) -> str:
+        if self.warmup_target is not None:
+            return "the warmup's end and the decay's end: minimum(step, warmup_steps + decay_steps)"
+        return "the decay's end: minimum(step, decay_steps)"
+
     counterpart = "keras.optimizers.schedules.CosineDecay"
 
     def _edges(self) -> list[int]:

@@ -49,6 +49,25 @@ def exponential_decay(
     Step 0 gives ``initial_learning_rate``.  There is no end: past any horizon the
     rate keeps decaying (towards 0 for ``decay_rate < 1``; it grows for ``> 1``).
 
+    In training (``mode="graph"``, ``"xla"``; :mod:`refimpl.modes`): TensorFlow divides
+    by multiplying with the rounded reciprocal, ``p = step * fl(1 / decay_steps)``
+    (Grappler's ``ReduceDivToReciprocalMul``, XLA's ``HandleDivide``).  Where
+    ``fl(1 / decay_steps)`` is below ``1 / decay_steps``, ``k * decay_steps * fl(1 /
+    decay_steps)`` can round below ``k`` and **a staircase switches one step late**
+    (``decay_steps=61``: at step 62, not 61; 135 of the decay_steps 1..1000 do it at
+    some multiple up to 100).  Under XLA a ``decay_rate`` that is a power of two
+    (0.5, 0.25, 2, ...) makes LLVM compute ``exp2(k * p)`` instead of ``pow``.
+
+    >>> import warnings
+    >>> schedule = ExponentialDecay(0.1, 61, 0.5, staircase=True)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     compiled = schedule([61, 62], mode="graph")
+    >>> schedule([61, 62]), compiled
+    (array([0.05, 0.05], dtype=float32), array([0.1 , 0.05], dtype=float32))
+    >>> print(caught[0].message)
+    ExponentialDecay in training: graph mode decides differently from the documented formula at step 61 (the staircase: floor(step / decay_steps)): 0.1 instead of 0.05.
+
     >>> exponential_decay([0, 499, 500, 4689], 0.001, 500, 0.98, staircase=True)
     array([0.001     , 0.001     , 0.00098   , 0.00083375], dtype=float32)
     """
@@ -73,6 +92,11 @@ class ExponentialDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(exponential_decay)
+
+    @property
+    def decision(self) -> str | None:
+        return "the staircase: floor(step / decay_steps)" if self.staircase else None
+
     counterpart = "keras.optimizers.schedules.ExponentialDecay"
 
     def _edges(self) -> list[int]:

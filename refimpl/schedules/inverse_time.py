@@ -43,6 +43,14 @@ def inverse_time_decay(
     Intervals: with ``staircase`` the rate is constant on ``[k * decay_steps,
     (k + 1) * decay_steps)``.  Step 0 gives ``initial_learning_rate``; there is no end.
 
+    In training (:mod:`refimpl.modes`): ``step / decay_steps`` becomes ``step * fl(1 /
+    decay_steps)`` (a staircase may switch one step late, as in ``ExponentialDecay``),
+    and Grappler folds the constant product ``decay_rate * fl(1 / decay_steps)`` first
+    (``ConstantPushDown``): ``1 + step * fl(decay_rate * fl(1 / decay_steps))``; under
+    XLA that sum is one fused multiply-add.  No transcendental function, yet 367 of the
+    first 2,000 steps of ``InverseTimeDecay(0.003, 100, 0.5)`` differ from the eager
+    value (438 under XLA), by 1-2 ulp.
+
     >>> inverse_time_decay([0, 100, 4689], 0.003, 100, 0.5)
     array([0.003     , 0.002     , 0.00012272], dtype=float32)
     """
@@ -64,6 +72,11 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(inverse_time_decay)
+
+    @property
+    def decision(self) -> str | None:
+        return "the staircase: floor(step / decay_steps)" if self.staircase else None
+
     counterpart = "keras.optimizers.schedules.InverseTimeDecay"
 
     def _edges(self) -> list[int]:

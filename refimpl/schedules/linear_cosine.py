@@ -166,6 +166,7 @@ class LinearCosineDecay(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(linear_cosine_decay)
+    decision = "the decay's end: minimum(step, decay_steps)"
     counterpart = "tf.compat.v1.train.linear_cosine_decay"
 
     def _edges(self) -> list[int]:
@@ -207,6 +208,7 @@ class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(noisy_linear_cosine_decay)
+    decision = "the decay's end: minimum(step, decay_steps)"
     counterpart = "tf.compat.v1.train.noisy_linear_cosine_decay"
 
     def _edges(self) -> list[int]:

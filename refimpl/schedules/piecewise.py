@@ -48,6 +48,11 @@ def piecewise_constant_decay(
     *at* the boundary).  Step 0 gives ``values[0]`` (for a positive first boundary);
     past the last boundary the rate stays ``values[-1]`` for ever.
 
+    In training (:mod:`refimpl.modes`): the comparisons are exact on the int64 step, so
+    the boundaries hold; Grappler sums the masked values with one ``AddN``.  Under XLA
+    each ``mask * value`` is a selection, so an inf or NaN value poisons only its own
+    interval (eagerly and in graph mode every step is NaN).
+
     >>> piecewise_constant_decay([0, 1000, 1001, 3001], [1000, 2000, 3000],
     ...                          [0.003, 0.002, 0.001, 0.0001])
     array([0.003 , 0.003 , 0.002 , 0.0001], dtype=float32)
@@ -141,6 +146,7 @@ class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(piecewise_constant_decay)
+    decision = "the interval: values[i] from boundaries[i - 1] + 1"
     counterpart = "keras.optimizers.schedules.PiecewiseConstantDecay"
     dtype_arguments = ("values",)
 

@@ -50,6 +50,24 @@ def polynomial_decay(
     at the next step it jumps up again); step 0 uses multiplier 1 (Keras's guard
     against ``0 / 0``).  Step 0 gives ``initial_learning_rate``.
 
+    In training (:mod:`refimpl.modes`): ``p = step * fl(1 / decay_steps)``; Grappler
+    replaces ``(1 - p) ** power`` for ``power`` 2, 3, 1, 0.5, 0, -0.5, -1 (a square,
+    ``x * x**2``, ``x``, ``sqrt``, 1, ``1 / sqrt``, ``1 / x``).  Under XLA, ``1 - step
+    * fl(1 / decay_steps)`` is one fused multiply-add: at ``step == decay_steps`` it is
+    about ``-2**-25`` instead of 0 wherever ``fl(1 / decay_steps) > 1 / decay_steps``,
+    and a fractional ``power`` makes the rate **NaN at that step** (9,981 of the
+    decay_steps 1..20,000); past it, LLVM folded the arm ``step > decay_steps``
+    without the fused multiply-add, so the rate is ``end_learning_rate`` again.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     compiled = PolynomialDecay(0.3, 7, 0.1, power=1.5)([6, 7, 8], mode="xla")
+    >>> compiled
+    array([0.11079898,        nan, 0.1       ], dtype=float32)
+    >>> print(caught[0].message)
+    PolynomialDecay in training: xla mode gives nan where the documented formula gives 0.1, at step 7.
+
     >>> polynomial_decay([0, 2500, 5000, 9000], 0.003, 5000, 0.001, power=1.0)
     array([0.003, 0.002, 0.001, 0.001], dtype=float32)
     """
@@ -76,6 +94,13 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
     """
 
     formula = staticmethod(polynomial_decay)
+
+    @property
+    def decision(self) -> str:
+        if self.cycle:
+            return "the cycle's horizon: decay_steps * ceil(step / decay_steps)"
+        return "the end of the decay: (1 - step / decay_steps) ** power at step == decay_steps"
+
     counterpart = "keras.optimizers.schedules.PolynomialDecay"
 
     def _edges(self) -> list[int]:

@@ -66,6 +66,12 @@ class SequentialSchedule(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(sequential_schedule)
+
+    @property
+    def decision(self) -> str:
+        inner = [d for d in (s.decision for s in self.schedules) if d]
+        return "the schedule in force: step < boundaries[i]" + "".join(f"; {d}" for d in inner)
+
     dtype_arguments = ("schedules",)
 
     def children(self) -> list[LearningRateSchedule]:

@@ -39,6 +39,10 @@ def time_based_decay(
 
     Intervals: none; step 0 gives ``initial_learning_rate``; there is no end.
 
+    In training (:mod:`refimpl.modes`): the divisor ``1 + decay * step`` is not a
+    constant, so graph mode computes what eager computes; XLA fuses ``decay * step +
+    1`` into one multiply-add.
+
     >>> time_based_decay([0, 937, 4689], 0.001, 0.001 / 5)
     array([0.001     , 0.00084218, 0.00051605], dtype=float32)
     """

@@ -67,6 +67,12 @@ class LinearWarmup(LearningRateSchedule, family="extra"):
     """
 
     formula = staticmethod(linear_warmup)
+
+    @property
+    def decision(self) -> str:
+        inner = self.schedule.decision
+        return "the warmup's end: step < warmup_steps" + (f"; {inner}" if inner else "")
+
     dtype_arguments = ("schedule",)
 
     def children(self) -> list[LearningRateSchedule]:

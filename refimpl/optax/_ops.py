@@ -66,7 +66,7 @@ def as_type(x: Any, dtype: np.dtype, xp: Any) -> Any:
     the dtype it meets), a tensor of another dtype converted (``convert``)."""
     if isinstance(x, (int, float)):
         return xp.convert_to_tensor(x, dtype)
-    if np.dtype(x.dtype) == dtype:
+    if np.dtype(getattr(x.dtype, "name", x.dtype)) == dtype:  # a tf.DType has a name
         return x
     return xp.cast(x, dtype)
 

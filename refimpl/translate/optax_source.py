@@ -73,7 +73,8 @@ class OptaxSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.schedule = schedule
 
     def __call__(self, step):
-        return self.schedule.evaluate(keras.ops.cast(step, "int32"), xp=keras.ops)
+        value = self.schedule.evaluate(keras.ops.cast(step, "int32"), xp=keras.ops)
+        return keras.ops.convert_to_tensor(value)  # a constant schedule gives a Python float
 
     def get_config(self):
         return {"schedule": repr(self.schedule)}'''

@@ -15,7 +15,7 @@ all: test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[keras,plot,test,dev,torch,h5]"
+	$(PY) -m pip install --quiet -e ".[keras,plot,test,dev,torch,jax,h5]"
 	touch $@
 
 venv: $(STAMP)

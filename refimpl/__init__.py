@@ -7,8 +7,9 @@ public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses
 ``engine``, ``im2col``, ``winograd``, ``workspace``, ``weights_file``, ``progbar``), the
 schedules' machinery (``namespace``, ``modes``, ``kernels``), the tooling (``cli``,
 ``comparison``, ``keras_config``, ``lesson``, ``plotting``, ``report``, ``testing``,
-``translate``), and PyTorch's schedulers in NumPy (``torch``:
-:mod:`refimpl.torch.lr_scheduler`) -- is imported lazily on first attribute access, so
+``translate``), PyTorch's schedulers in NumPy (``torch``:
+:mod:`refimpl.torch.lr_scheduler`) and Optax's (``optax``: :mod:`refimpl.optax`) -- is
+imported lazily on first attribute access, so
 ``import refimpl as keras`` runs the lesson's code unchanged and ``refimpl.metrics``
 works without an explicit ``import refimpl.metrics``.
 """
@@ -55,12 +56,13 @@ __all__ = [
     "workspace",
 ]  # not ``testing``: it needs Hypothesis (the test extra), and ``from refimpl import *``
 #    must work with NumPy alone; ``refimpl.testing`` is still imported on first use.
-#    Not ``torch`` either (NumPy only, but ``from refimpl import *`` would bind the name
-#    ``torch`` over PyTorch itself); ``refimpl.torch`` is imported on first use too.
+#    Not ``torch`` or ``optax`` either (NumPy only, but ``from refimpl import *`` would bind
+#    the names over PyTorch and Optax themselves); they are imported on first use too.
 
 #: Every public submodule; all but ``exceptions``, ``numpy_ops`` and ``schedules``
 #: (which the schedules need) are imported on first use by :func:`__getattr__`.
 _SUBMODULES = (frozenset(__all__) - {"ScheduleWarning", "Sequential", "__version__"}) | {
+    "optax",
     "testing",
     "torch",
 }

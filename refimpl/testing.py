@@ -45,12 +45,29 @@ from refimpl.comparison import tolerance, ulp_distance, within_bounds
 from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES
 
 __all__ = [
+    "OPTAX_SCHEDULE_NAMES",
     "SCHEDULE_NAMES",
     "TORCH_SCHEDULER_NAMES",
     "TorchFactor",
     "assert_schedules_match",
+    "build_optax_schedule",
     "build_torch_scheduler",
     "edge_steps",
+    "optax_constant_schedule",
+    "optax_cosine_decay_schedule",
+    "optax_cosine_onecycle_schedule",
+    "optax_edge_counts",
+    "optax_exponential_decay",
+    "optax_join_schedules",
+    "optax_linear_onecycle_schedule",
+    "optax_linear_schedule",
+    "optax_piecewise_constant_schedule",
+    "optax_piecewise_interpolate_schedule",
+    "optax_polynomial_schedule",
+    "optax_schedule_configs",
+    "optax_sgdr_schedule",
+    "optax_warmup_cosine_decay_schedule",
+    "optax_warmup_exponential_decay_schedule",
     "schedule_batches",
     "schedule_configs",
     "steps",
@@ -738,3 +755,232 @@ def torch_edge_steps(name: str, config: dict[str, Any]) -> list[int]:
     if name == "OneCycleLR":
         out = {e for e in out if e <= c["total_steps"]}
     return sorted(e for e in out if e >= 0)
+
+
+# --- optax -----------------------------------------------------------------------------------
+#
+# Configurations of Optax's schedule functions (their keyword arguments, Python numbers,
+# as ``refimpl.optax`` and ``optax`` both take them): build either with
+# :func:`build_optax_schedule`, the counts to pin with :func:`optax_edge_counts`.
+# ``join_schedules`` takes ``{"schedules": [(name, config), ...], "boundaries": [...]}``.
+
+
+def _optax_values() -> st.SearchStrategy[float]:
+    """Values (rates) over decades, with the round ones users write."""
+    return st.one_of(st.sampled_from([0.1, 1.0, 1e-3, 0.0]), _rates(1e-4, 2.0))
+
+
+def _optax_steps(hi: int = 300) -> st.SearchStrategy[int]:
+    """Step arguments: small (every regime within a few hundred counts), with the
+    divisors that trap ``n * fl(1/T)`` (61, 49, 97...) now and then."""
+    return st.one_of(st.integers(1, hi), st.sampled_from([1, 3, 49, 61, 97, 100]))
+
+
+def _optax_powers() -> st.SearchStrategy[float]:
+    """Polynomial powers: Python ints (``lax.integer_pow``) and floats (``lax.pow``,
+    which XLA rewrites for 0, 1, 2, 3, 0.5 and -1)."""
+    return st.one_of(
+        st.sampled_from([1, 2, 3, 0, -1, 5, 1.0, 2.0, 3.0, 0.5, 1.5]), st.floats(0.1, 4.0)
+    )
+
+
+@st.composite
+def optax_constant_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    return {"value": draw(_optax_values())}
+
+
+@st.composite
+def optax_polynomial_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "init_value": draw(_optax_values()),
+        "end_value": draw(st.sampled_from([0.0, 1e-4]) | _optax_values()),
+        "power": draw(_optax_powers()),
+        "transition_steps": draw(st.one_of(_optax_steps(), st.integers(-2, 0))),
+        "transition_begin": draw(st.one_of(st.integers(0, 50), st.integers(-3, -1))),
+    }
+
+
+@st.composite
+def optax_linear_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    config = draw(optax_polynomial_schedule())
+    del config["power"]
+    return config
+
+
+@st.composite
+def optax_exponential_decay(draw: st.DrawFn) -> dict[str, Any]:
+    rate = draw(st.one_of(st.sampled_from([0.5, 0.1, 0.9, 2.0, 0.25]), st.floats(0.01, 1.5)))
+    return {
+        "init_value": draw(_optax_values()),
+        "transition_steps": draw(_optax_steps(100)),
+        "decay_rate": rate,
+        "transition_begin": draw(st.integers(0, 50)),
+        "staircase": draw(st.booleans()),
+        "end_value": draw(st.none() | st.floats(1e-4, 0.05)),
+    }
+
+
+@st.composite
+def optax_cosine_decay_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "init_value": draw(_optax_values()),
+        "decay_steps": draw(_optax_steps()),
+        "alpha": draw(st.sampled_from([0.0, 0.1]) | _fraction()),
+        "exponent": draw(st.sampled_from([1.0, 2, 0.5]) | st.floats(0.25, 3.0)),
+    }
+
+
+def _optax_scales() -> st.SearchStrategy[dict[int, float]]:
+    scale = st.one_of(st.sampled_from([0.1, 0.5, 1.0, 2.0]), st.floats(0.0, 2.0))
+    return st.dictionaries(st.integers(0, 300), scale, max_size=5)
+
+
+@st.composite
+def optax_piecewise_constant_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    return {"init_value": draw(_optax_values()), "boundaries_and_scales": draw(_optax_scales())}
+
+
+@st.composite
+def optax_piecewise_interpolate_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    return {
+        "interpolate_type": draw(st.sampled_from(["linear", "cosine"])),
+        "init_value": draw(_optax_values()),
+        "boundaries_and_scales": draw(_optax_scales()),
+    }
+
+
+@st.composite
+def optax_linear_onecycle_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    start = draw(st.sampled_from([0.3, 0.25]) | st.floats(0.0, 0.6))
+    return {
+        "transition_steps": draw(_optax_steps()),
+        "peak_value": draw(_optax_values()),
+        "pct_start": start,
+        "pct_final": draw(st.sampled_from([0.85]) | st.floats(start, 1.0)),
+        "div_factor": draw(st.sampled_from([25.0, 10.0]) | st.floats(1.0, 100.0)),
+        "final_div_factor": draw(st.sampled_from([1e4, 100.0]) | st.floats(1.0, 1e5)),
+    }
+
+
+@st.composite
+def optax_cosine_onecycle_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    config = draw(optax_linear_onecycle_schedule())
+    del config["pct_final"]
+    return config
+
+
+@st.composite
+def optax_warmup_cosine_decay_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    warmup = draw(st.integers(0, 60))
+    return {
+        "init_value": draw(st.sampled_from([0.0]) | _optax_values()),
+        "peak_value": draw(_optax_values()),
+        "warmup_steps": warmup,
+        "decay_steps": warmup + draw(_optax_steps(200)),
+        "end_value": draw(st.sampled_from([0.0, 1e-5]) | _rates(1e-6, 1e-2)),
+        "exponent": draw(st.sampled_from([1.0, 2]) | st.floats(0.5, 2.0)),
+    }
+
+
+@st.composite
+def optax_warmup_exponential_decay_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    config = draw(optax_exponential_decay())
+    return {
+        "init_value": draw(st.sampled_from([0.0]) | _optax_values()),
+        "peak_value": config.pop("init_value"),
+        "warmup_steps": draw(st.integers(0, 60)),
+        **config,
+    }
+
+
+@st.composite
+def optax_sgdr_schedule(draw: st.DrawFn) -> dict[str, Any]:
+    cycles = draw(st.lists(optax_warmup_cosine_decay_schedule(), min_size=1, max_size=3))
+    return {"cosine_kwargs": cycles}
+
+
+#: The schedules :func:`optax_join_schedules` joins.
+_OPTAX_CHILDREN = (
+    "constant_schedule",
+    "linear_schedule",
+    "polynomial_schedule",
+    "exponential_decay",
+    "cosine_decay_schedule",
+    "piecewise_constant_schedule",
+)
+
+
+@st.composite
+def optax_join_schedules(draw: st.DrawFn) -> dict[str, Any]:
+    count = draw(st.integers(1, 3))
+    names = draw(st.lists(st.sampled_from(_OPTAX_CHILDREN), min_size=count, max_size=count))
+    children = [(name, draw(optax_schedule_configs(name))) for name in names]
+    boundaries = sorted(draw(st.sets(st.integers(0, 250), min_size=count - 1, max_size=count - 1)))
+    return {"schedules": children, "boundaries": boundaries}
+
+
+_OPTAX_STRATEGIES: dict[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {
+    "constant_schedule": optax_constant_schedule,
+    "polynomial_schedule": optax_polynomial_schedule,
+    "linear_schedule": optax_linear_schedule,
+    "exponential_decay": optax_exponential_decay,
+    "cosine_decay_schedule": optax_cosine_decay_schedule,
+    "piecewise_constant_schedule": optax_piecewise_constant_schedule,
+    "piecewise_interpolate_schedule": optax_piecewise_interpolate_schedule,
+    "linear_onecycle_schedule": optax_linear_onecycle_schedule,
+    "cosine_onecycle_schedule": optax_cosine_onecycle_schedule,
+    "warmup_cosine_decay_schedule": optax_warmup_cosine_decay_schedule,
+    "warmup_exponential_decay_schedule": optax_warmup_exponential_decay_schedule,
+    "sgdr_schedule": optax_sgdr_schedule,
+    "join_schedules": optax_join_schedules,
+}
+
+#: The Optax schedule functions the strategies draw (every one refimpl.optax has).
+OPTAX_SCHEDULE_NAMES: tuple[str, ...] = tuple(_OPTAX_STRATEGIES)
+
+
+def optax_schedule_configs(name: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Keyword arguments of Optax's schedule function ``name``, which both
+    ``refimpl.optax`` and ``optax`` accept.
+
+    >>> optax_schedule_configs("cosine_decay_schedule")
+    optax_cosine_decay_schedule()
+    """
+    if name not in _OPTAX_STRATEGIES:
+        raise ValueError(
+            f"Unknown Optax schedule name={name!r}. Known: {sorted(_OPTAX_STRATEGIES)}"
+        )
+    return _OPTAX_STRATEGIES[name]()
+
+
+def build_optax_schedule(name: str, config: dict[str, Any], module: Any = None) -> Any:
+    """Optax's schedule ``name`` with ``config``, from ``module``: ``refimpl.optax`` (the
+    default) or ``optax`` itself (the same names and arguments); ``join_schedules``
+    builds its children from the same module first.
+
+    >>> build_optax_schedule("linear_schedule", {"init_value": 0.0, "end_value": 1.0,
+    ...                      "transition_steps": 4})([0, 2]).tolist()
+    [0.0, 0.5]
+    """
+    if module is None:
+        import refimpl.optax as module
+    function = getattr(module, name)
+    if name == "join_schedules":
+        children = [build_optax_schedule(n, c, module) for n, c in config["schedules"]]
+        return function(children, list(config["boundaries"]))
+    return function(**config)
+
+
+def optax_edge_counts(name: str, config: dict[str, Any]) -> list[int]:
+    """The counts where Optax schedule ``name`` with ``config`` changes regime, each
+    ±1 (from :meth:`refimpl.optax.Schedule.edge_steps`: 0, ``transition_begin`` and its
+    end, staircase multiples, boundaries, warmup and decay ends, the end of each joined
+    schedule), plus ``2**24`` (float32's last exact integer) and its neighbours.
+
+    >>> optax_edge_counts("linear_schedule", {"init_value": 0.0, "end_value": 1.0,
+    ...                   "transition_steps": 4})[:6]
+    [0, 1, 3, 4, 5, 16777215]
+    """
+    edges = [*build_optax_schedule(name, config).edge_steps(), MAX_STEP]
+    out = {e + d for e in edges for d in (-1, 0, 1)}
+    return sorted(e for e in out if 0 <= e < 2**31)

@@ -89,9 +89,14 @@ def test_from_config_json_and_keras_file(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["translate", "--to", "optax", "piecewise"], "--to optax is not supported yet"),
+        (["translate", "--to", "optax", "StepLR", "--lr", "0.1"], "StepLR needs --step-size"),
+        (["translate", "--to", "torch", "cosine_decay_schedule", "--init-value", "0.1"], "cosine_decay_schedule needs --decay-steps"),
+        (["translate", "--to", "keras", "cosine_decay_schedule", "--init-value", "0.1", "--decay-steps", "0"], "positive decay_steps"),
+        (["translate", "--to", "keras", "cosine_decay_schedule", "--foo", "1"], "has no option --foo"),
+        (["translate", "--to", "keras", "sgdr_schedule"], "takes a list of dicts"),
+        (["translate", "--to", "optax", "cosine_decay_schedule", "--init-value", "0.1", "--decay-steps", "10"], "is Optax's already"),
         (["translate", "piecewise"], "--to is required"),
-        (["translate", "--to", "jax", "piecewise"], "--to must be one of torch, keras (optax: planned)"),
+        (["translate", "--to", "jax", "piecewise"], "--to must be one of torch, keras, optax. Received: 'jax'"),
         (["translate", "--to", "torch"], "give NAME"),
         (["translate", "--to", "torch", "Cosine"], "unknown NAME 'Cosine'"),
         (["translate", "--to", "torch", "piecewise", "--steps", "0"], "--steps must be a whole number"),
@@ -108,8 +113,7 @@ def test_from_config_json_and_keras_file(
         (["translate", "--to", "torch", "InverseTimeDecay", "--initial-learning-rate", "0.1", "--decay-steps", "10", "--decay-rate", "0.5", "--use", "built-in"], "No torch built-in"),
         (["translate", "--to", "torch", "ExponentialDecay", "--decay-steps", "10"], "ExponentialDecay needs"),
         (["translate", "--to", "torch", "--from-config", "/nonexistent/schedule.json"], "/nonexistent/schedule.json"),
-        (["explain", "lesson", "--framework", "optax"], "--framework optax is not supported yet"),
-        (["explain", "lesson", "--framework", "Torch"], "--framework must be one of keras, torch (optax: planned). Received: 'Torch'"),
+        (["explain", "lesson", "--framework", "Torch"], "--framework must be one of keras, torch, optax. Received: 'Torch'"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(

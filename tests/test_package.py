@@ -72,9 +72,9 @@ def test_every_public_submodule_is_an_attribute_of_a_fresh_refimpl(name: str) ->
 
 
 #: Public submodules left out of ``__all__``: ``testing`` needs an optional dependency
-#: (Hypothesis; ``from refimpl import *`` works with NumPy alone), ``torch`` is named
-#: like a framework (``from refimpl import *`` must not shadow ``import torch``).
-NEEDS_AN_EXTRA = frozenset({"testing", "torch"})
+#: (Hypothesis; ``from refimpl import *`` works with NumPy alone), ``torch`` and ``optax``
+#: are named like frameworks (``from refimpl import *`` must not shadow ``import torch``).
+NEEDS_AN_EXTRA = frozenset({"optax", "testing", "torch"})
 
 
 def test_top_level_all_is_the_public_submodules_and_the_documented_names() -> None:

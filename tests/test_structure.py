@@ -40,6 +40,11 @@ KNOWN_CYCLES: list[frozenset[str]] = [
 #: Top-level packages that only an extra provides.
 FRAMEWORKS = frozenset({"tensorflow", "keras", "tf_keras", "keras_adapter", "torch", "jax"})
 
+#: The one module allowed to import a framework, and only inside its functions (JAX on
+#: first use): refimpl's array namespace on ``jax.numpy`` and ``as_optax``, which hand
+#: refimpl's formulas to a JAX the user already runs (the ``jax`` extra).
+LAZY_FRAMEWORK_IMPORTS = {"refimpl.optax.jax_namespace": frozenset({"jax"})}
+
 
 def _source(module: str) -> Path:
     spec = importlib.util.find_spec(module)
@@ -146,9 +151,20 @@ def test_no_refimpl_module_imports_a_framework_or_keras_adapter() -> None:
         (m, name, line)
         for m in MODULES
         for name, line in _imports(m)
-        if name.split(".")[0] in FRAMEWORKS
+        if name.split(".")[0] in FRAMEWORKS - LAZY_FRAMEWORK_IMPORTS.get(m, frozenset())
     ]
     assert not found
+
+
+def test_the_lazy_framework_imports_are_inside_functions() -> None:
+    """``LAZY_FRAMEWORK_IMPORTS``' modules import their framework in functions only."""
+    for module, frameworks in LAZY_FRAMEWORK_IMPORTS.items():
+        tree = ast.parse(_source(module).read_text())
+        top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        named = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
+        named |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
+        assert not {name.split(".")[0] for name in named} & frameworks, module
+        assert any(name.split(".")[0] in frameworks for name, _ in _imports(module)), module
 
 
 def test_the_only_way_into_keras_adapter_is_import_extra() -> None:

@@ -478,8 +478,8 @@ def add_parser(sub: Any) -> None:
         "--framework",
         default="keras",
         metavar="NAME",
-        help="keras (default); torch: the configurations as torch code, with the steps "
-        "where torch and Keras differ (lr-refimpl translate)",
+        help="keras (default); torch or optax: the configurations as torch or Optax code, "
+        "with the steps where the two frameworks differ (lr-refimpl translate)",
     )
     p.set_defaults(run=run)
 

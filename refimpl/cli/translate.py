@@ -1,5 +1,5 @@
-"""``lr-refimpl translate --to torch|keras NAME ...``: a schedule as another framework's
-code, then the steps where the two differ, how much and why.
+"""``lr-refimpl translate --to torch|keras|optax NAME ...``: a schedule as another
+framework's code, then the steps where the two differ, how much and why.
 
 NAME is a Keras schedule class with its constructor arguments as dashed options (as
 ``lr-refimpl table`` takes them: ``PiecewiseConstantDecay --boundaries 1000,2000,3000
@@ -7,7 +7,12 @@ NAME is a Keras schedule class with its constructor arguments as dashed options 
 ``decay``, ``exponential``, ``piecewise``, ``polynomial``, ``inverse_time``,
 ``scheduler``; ``lesson`` for all seven) -- these go ``--to torch`` --, or a torch
 scheduler with its arguments (``StepLR --lr 0.1 --step-size 30 --gamma 0.1``;
-``CosineAnnealingLR --lr 0.1 --T-max 100``), which goes ``--to keras``.
+``CosineAnnealingLR --lr 0.1 --T-max 100``), which goes ``--to keras`` or ``--to optax``,
+or an Optax schedule function with its arguments (``warmup_cosine_decay_schedule
+--init-value 0.0 --peak-value 0.1 --warmup-steps 500 --decay-steps 4690``;
+``piecewise_constant_schedule --init-value 0.1 --boundaries-and-scales 1000:0.5,2000:0.5``),
+which goes ``--to keras`` or ``--to torch``.  Keras sources go ``--to torch`` or ``--to
+optax``.
 ``--from-config FILE`` reads a Keras schedule from a JSON file (a serialized schedule,
 optimizer or model) or a ``.keras`` model file instead of NAME.
 
@@ -33,7 +38,14 @@ from refimpl.torch.lr_scheduler import SCHEDULERS
 from refimpl.translate import DEFAULT_STEPS, MAX_STEPS, PLANNED, TARGETS, USES, translate
 from refimpl.translate.explain import framework_text
 
-__all__ = ["add_parser", "explain_in_framework", "parse_horizon", "run", "torch_scheduler"]
+__all__ = [
+    "add_parser",
+    "explain_in_framework",
+    "optax_schedule",
+    "parse_horizon",
+    "run",
+    "torch_scheduler",
+]
 
 #: torch arguments given as whole numbers, and as comma-separated whole numbers.
 _TORCH_INTS = frozenset(
@@ -147,6 +159,88 @@ def torch_scheduler(name: str, options: Sequence[str]) -> Any:
         raise CommandError(f"{name}: {_one_line(exc)}") from None
 
 
+#: Optax functions the command line cannot build (they take schedules or lists of dicts).
+_OPTAX_API_ONLY = {
+    "join_schedules": "takes schedules",
+    "sgdr_schedule": "takes a list of dicts",
+}
+
+
+def _optax_number(text: str) -> int | float:
+    """A number as Optax takes it: ``2`` is the int 2 (``lax.integer_pow``), ``2.0`` a
+    float."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _scales(text: str) -> dict[int, float]:
+    """``"1000:0.5,2000:0.5"`` as ``{1000: 0.5, 2000: 0.5}``."""
+    out = {}
+    for part in text.split(","):
+        if part.strip():
+            boundary, _, scale = part.partition(":")
+            out[int(boundary)] = float(scale)
+    return out
+
+
+def optax_schedule(name: str, options: Sequence[str]) -> Any:
+    """The refimpl.optax schedule ``name`` from dashed options (``--init-value 0.1
+    --decay-steps 100``; ``--boundaries-and-scales 1000:0.5,2000:0.5``; ``--staircase``),
+    checked by the function.
+
+    >>> optax_schedule("cosine_decay_schedule", ["--init-value", "0.1", "--decay-steps", "100"])
+    optax.cosine_decay_schedule(init_value=0.1, decay_steps=100, alpha=0.0, exponent=1.0)
+    """
+    import refimpl.optax
+
+    if name in _OPTAX_API_ONLY:
+        raise CommandError(
+            f"{name} {_OPTAX_API_ONLY[name]}: build it with refimpl.optax in Python and call "
+            "refimpl.translate.translate(schedule, to='keras')"
+        )
+    function = getattr(refimpl.optax, name)
+    parser = argparse.ArgumentParser(
+        prog=f"lr-refimpl translate {name}", add_help=False, exit_on_error=False, allow_abbrev=False
+    )
+    parameters = list(inspect.signature(function).parameters.values())
+    for param in parameters:
+        flag = "--" + param.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": param.name}
+        if param.default is not inspect.Parameter.empty:
+            kwargs["default"] = argparse.SUPPRESS
+        if isinstance(param.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif param.name == "boundaries_and_scales":
+            parser.add_argument(flag, type=_scales, **kwargs)
+        elif param.name == "interpolate_type":
+            parser.add_argument(flag, type=str, **kwargs)
+        elif param.name.endswith(("_steps", "_begin")):
+            parser.add_argument(flag, type=int, **kwargs)
+        else:
+            parser.add_argument(flag, type=_optax_number, **kwargs)
+    known = " ".join(a.option_strings[0] for a in parser._actions)
+    try:
+        parsed, unknown = parser.parse_known_args(list(options))
+    except argparse.ArgumentError as exc:
+        raise CommandError(f"{name}: {_one_line(exc)}") from None
+    if unknown:
+        raise CommandError(f"{name} has no option {' '.join(unknown)}; its options are {known}")
+    values = {k: v for k, v in vars(parsed).items() if v is not None}
+    missing = [
+        "--" + p.name.replace("_", "-")
+        for p in parameters
+        if p.default is inspect.Parameter.empty and p.name not in values
+    ]
+    if missing:
+        raise CommandError(f"{name} needs {', '.join(missing)}")
+    try:
+        return function(**values)
+    except (ValueError, TypeError) as exc:
+        raise CommandError(f"{name}: {_one_line(exc)}") from None
+
+
 def _sources(name: str | None, options: Sequence[str], from_config: str | None) -> list[Any]:
     """What NAME (and its options) or ``--from-config`` stand for."""
     lesson = {config.key: config for config in LESSON}
@@ -176,10 +270,14 @@ def _sources(name: str | None, options: Sequence[str], from_config: str | None) 
             raise CommandError(_one_line(exc)) from None
     if name in SCHEDULERS:
         return [torch_scheduler(name, options)]
+    from refimpl.optax import FUNCTIONS
+
+    if name in FUNCTIONS:
+        return [optax_schedule(name, options)]
     raise CommandError(
         f"unknown NAME {name!r}: a Keras schedule ({', '.join(SCHEDULES)}), a lesson "
-        f"configuration ({', '.join(lesson)}, or lesson for all seven) or a torch scheduler "
-        f"({', '.join(SCHEDULERS)})"
+        f"configuration ({', '.join(lesson)}, or lesson for all seven), a torch scheduler "
+        f"({', '.join(SCHEDULERS)}) or an Optax schedule function ({', '.join(FUNCTIONS)})"
     )
 
 
@@ -190,18 +288,16 @@ def _check_target(to: str | None, flag: str = "--to", known: Sequence[str] = tup
     if to in PLANNED:
         raise CommandError(f"{flag} {to} is not supported yet: {PLANNED[to]}")
     if to not in known:
-        planned = ", ".join(PLANNED)
-        raise CommandError(
-            f"{flag} must be one of {', '.join(known)} ({planned}: planned). Received: {to!r}"
-        )
+        planned = f" ({', '.join(PLANNED)}: planned)" if PLANNED else ""
+        raise CommandError(f"{flag} must be one of {', '.join(known)}{planned}. Received: {to!r}")
     return to
 
 
 def explain_in_framework(subjects: Sequence[Any], shape: Any, framework: str) -> int:
-    """``lr-refimpl explain ... --framework torch``: the run's configurations as torch
-    code with their difference tables over the run (``shape``: ``total_steps``,
-    ``steps_per_epoch`` and ``describe()``)."""
-    _check_target(framework, "--framework", ("keras", "torch"))
+    """``lr-refimpl explain ... --framework torch|optax``: the run's configurations as
+    torch or Optax code with their difference tables over the run (``shape``:
+    ``total_steps``, ``steps_per_epoch`` and ``describe()``)."""
+    _check_target(framework, "--framework", ("keras", "torch", "optax"))
     try:
         text = framework_text(
             subjects, framework, steps=shape.total_steps, steps_per_epoch=shape.steps_per_epoch
@@ -218,7 +314,7 @@ def add_parser(sub: Any) -> None:
     """Register ``translate``."""
     p = sub.add_parser(
         "translate",
-        help="a schedule as torch (or Keras) code, and the steps where the two differ",
+        help="a schedule as torch, Keras or Optax code, and the steps where the two differ",
         description=__doc__.replace("``", "") if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
@@ -227,12 +323,13 @@ def add_parser(sub: Any) -> None:
         "name",
         nargs="?",
         metavar="NAME",
-        help="a Keras schedule, a lesson configuration (or 'lesson') or a torch scheduler",
+        help="a Keras schedule, a lesson configuration (or 'lesson'), a torch scheduler or an "
+        "Optax schedule function",
     )
     p.add_argument(
         "--to",
         metavar="FRAMEWORK",
-        help=f"the target: {', '.join(TARGETS)} ({', '.join(PLANNED)}: planned)",
+        help=f"the target: {', '.join(TARGETS)}",
     )
     p.add_argument("--from-config", metavar="FILE", help="a JSON or .keras file with the schedule")
     p.add_argument(

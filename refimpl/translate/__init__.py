@@ -22,9 +22,10 @@ returns a :class:`Translation`:
   -- computed from refimpl's references, no framework needed
   (:mod:`refimpl.translate.differences`).
 
-Targets: ``"torch"`` (from Keras) and ``"keras"`` (from torch).  ``"optax"`` is planned
-(:data:`PLANNED`): a target is a module with ``translate(source, n, use) -> Target``
-registered in :data:`TARGETS`.
+Targets: ``"torch"`` (from Keras or Optax), ``"keras"`` (from torch or Optax) and
+``"optax"`` (from Keras or torch, :mod:`refimpl.translate.optax_target`); a target is a
+module with ``translate(source, n, use) -> Target`` registered in :data:`TARGETS`
+(:data:`PLANNED` names targets not written yet).
 
 >>> from refimpl.schedules import ExponentialDecay
 >>> result = translate(ExponentialDecay(0.001, 500, 0.98, staircase=True), to="torch", steps=1000)
@@ -54,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from refimpl.translate import keras_target, torch_target
+from refimpl.translate import keras_target, optax_target, torch_target
 from refimpl.translate.differences import (
     REASONS,
     Comparison,
@@ -62,6 +63,7 @@ from refimpl.translate.differences import (
     Side,
     Structural,
     compare,
+    for_optax,
     format_table,
 )
 from refimpl.translate.sources import Source, as_source
@@ -94,11 +96,10 @@ MAX_STEPS = 1_000_000
 TARGETS: dict[str, Callable[[Source, int, str], Target]] = {
     "torch": torch_target.translate,
     "keras": keras_target.translate,
+    "optax": optax_target.translate,
 }
 #: Targets not written yet, with what they wait for.
-PLANNED: dict[str, str] = {
-    "optax": "the Optax reference (refimpl.optax) it would be computed from is being written",
-}
+PLANNED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ class Translation:
 
 
 def _framework(name: str) -> str:
-    return {"keras": "Keras", "torch": "torch"}.get(name, name)
+    return {"keras": "Keras", "torch": "torch", "optax": "Optax"}.get(name, name)
 
 
 def translate(
@@ -176,4 +177,6 @@ def translate(
     resolved = as_source(source, steps_per_epoch=steps_per_epoch)
     target = TARGETS[to](resolved, int(steps), use)
     comparison = compare(resolved.side, target.side, int(steps), target.structural)
+    if "optax" in (target.framework, resolved.framework):
+        comparison = for_optax(comparison)
     return Translation(resolved, target, comparison)

@@ -51,6 +51,7 @@ __all__ = [
     "Side",
     "Structural",
     "compare",
+    "for_optax",
     "format_table",
 ]
 
@@ -81,7 +82,25 @@ REASONS: dict[str, str] = {
         "rounding -- both compute in the same dtype, with different operations (or, in "
         "Keras's float64 mode, hyperparameters rounded through float32)"
     ),
+    "xla": (
+        "float32 in another order -- Optax's schedule runs inside jax.jit, where XLA computes "
+        "x / C as x * fl(1 / C), multiplies constant factors first and fuses a * b + c into "
+        "one rounding (FMA), and Optax orders its formula its own way; Keras computes "
+        "operation by operation (a staircase or interval can switch a step apart: compare "
+        "exact())"
+    ),
+    "scales": (
+        "cumulative scales -- Optax's piecewise_constant_schedule multiplies its scales one "
+        "by one in float32 (fl(fl(v0 * s1) * s2) ...), where Keras holds each value itself"
+    ),
+    "float32-xla": (
+        "float32 XLA vs float64 -- Optax computes in float32 under jax.jit (x64 off, XLA's "
+        "rewrites and FMAs), torch in float64 (Python floats)"
+    ),
 }
+
+#: How an Optax target renames the arithmetic reasons (see :func:`for_optax`).
+_OPTAX_REASONS = {"rounding": "xla", "float32": "float32-xla", "decision": "xla"}
 
 #: Beyond this many rows the table gives one row per reason (first..last, and a count).
 MAX_ROWS = 12
@@ -310,6 +329,73 @@ def compare(
         peak=peak,
         float32_differences=float32_differences,
         collapsed=collapsed,
+    )
+
+
+def for_optax(comparison: Comparison) -> Comparison:
+    """``comparison`` with the arithmetic reasons of an Optax target named for what they
+    are: a Keras source (float32, op by op) against Optax (float32 under ``jax.jit``)
+    differs by XLA's arithmetic (``"xla"``, decisions included: XLA's ``x * fl(1/C)``
+    decides a staircase), a torch source (float64) by float32 XLA arithmetic
+    (``"float32-xla"``).  Structural reasons and ``"drift"`` stay.
+
+    >>> import numpy as np
+    >>> keras = Side("keras", "k", np.dtype("float32"), lambda s: np.float32(0.1) + 0 * s,
+    ...              lambda s: 0.1 + 0 * s)
+    >>> optax = Side("optax", "o", np.dtype("float32"),
+    ...              lambda s: np.nextafter(np.float32(0.1), np.float32(1)) + 0 * s,
+    ...              lambda s: 0.1 + 0 * s)
+    >>> [row.reason for row in for_optax(compare(keras, optax, 3)).rows]
+    ['xla']
+    """
+    reasons = np.array([_OPTAX_REASONS.get(r, r) for r in comparison.reasons], dtype=object)
+    rows = tuple(
+        DifferenceRow(
+            r.first,
+            r.last,
+            r.count,
+            r.listed,
+            r.max_abs,
+            r.max_of_peak,
+            r.max_ulps,
+            _OPTAX_REASONS.get(r.reason, r.reason),
+        )
+        for r in comparison.rows
+    )
+    merged: list[DifferenceRow] = []
+    for row in rows:  # rows that now share a reason and touch become one
+        last = merged[-1] if merged else None
+        if last is not None and last.reason == row.reason and not comparison.collapsed:
+            listed = (
+                (*last.listed, *row.listed)
+                if last.listed is not None
+                and row.listed is not None
+                and len(last.listed) + len(row.listed) <= _LISTED
+                else None
+            )
+            merged[-1] = DifferenceRow(
+                last.first,
+                row.last,
+                last.count + row.count,
+                listed,
+                max(last.max_abs, row.max_abs),
+                max(last.max_of_peak, row.max_of_peak),
+                max(last.max_ulps, row.max_ulps),
+                row.reason,
+            )
+        else:
+            merged.append(row)
+    return Comparison(
+        n=comparison.n,
+        dtype=comparison.dtype,
+        source=comparison.source,
+        target=comparison.target,
+        differs=comparison.differs,
+        reasons=reasons,
+        rows=tuple(merged),
+        peak=comparison.peak,
+        float32_differences=comparison.float32_differences,
+        collapsed=comparison.collapsed,
     )
 
 

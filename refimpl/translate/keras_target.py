@@ -425,6 +425,10 @@ def _port(name: str, a: dict[str, Any], lr: str) -> _Plan | str:
 def translate(source: Source, n: int, use: str) -> Target:
     """``source`` (a torch scheduler) as Keras code, the built-in or the exact port by
     ``use`` (see :func:`~refimpl.translate.targets.choose`)."""
+    if source.framework == "optax":
+        from refimpl.translate import optax_source
+
+        return optax_source.to_keras(source, n, use)
     if source.framework != "torch":
         raise ValueError(
             f"--to keras translates a torch scheduler; {source.label} is Keras's already "

@@ -10,6 +10,8 @@
   a schedule, or a ``LearningRateScheduler`` whose function divides (or multiplies) the
   rate by a constant at the start of every epoch;
 - a refimpl torch scheduler (:mod:`refimpl.torch.lr_scheduler`) in a fresh state;
+- a refimpl.optax schedule (:mod:`refimpl.optax`; ``scheduler`` holds it), computed as
+  Optax computes it under ``jax.jit``;
 
 and returns a :class:`Source`: what it is, and its :class:`~refimpl.translate.differences.Side`
 -- the rate at every optimizer step as the framework computes it (Keras: float32 for a
@@ -80,9 +82,10 @@ class EpochFactor:
 class Source:
     """A schedule to translate (see the module docstring).
 
-    ``kind`` is ``"schedule"`` (a Keras schedule), ``"constant"`` (a Keras optimizer's
-    constant rate), ``"epoch"`` (a Keras ``LearningRateScheduler``) or ``"scheduler"``
-    (a torch scheduler); the matching fields hold it.  ``notes`` are said with the
+    ``kind`` is ``"schedule"`` (a Keras schedule, or with ``framework="optax"`` an
+    Optax one, held in ``scheduler``), ``"constant"`` (a Keras optimizer's constant
+    rate), ``"epoch"`` (a Keras ``LearningRateScheduler``) or ``"scheduler"`` (a torch
+    scheduler); the matching fields hold it.  ``notes`` are said with the
     translation (e.g. that Keras 3 ignores the lesson's ``decay=``).
     """
 
@@ -352,6 +355,20 @@ def _torch_source(scheduler: Any) -> Source:
     return Source("torch", "scheduler", label, side, scheduler=scheduler)
 
 
+def _optax_source(schedule: Any) -> Source:
+    """A refimpl.optax schedule: what Optax computes inside the jitted update step
+    (float32, x64 off), and its float64 true math."""
+    label = repr(schedule).removeprefix("optax.")
+    side = Side(
+        "optax",
+        label,
+        np.dtype(schedule([0]).dtype),
+        lambda steps: np.asarray(schedule(steps)),
+        lambda steps: np.asarray(schedule.exact(steps), np.float64),
+    )
+    return Source("optax", "schedule", label, side, scheduler=schedule)
+
+
 def _config_source(config: Mapping[str, Any], where: str) -> Source:
     serialized = schedule_config(config)
     if serialized is None:
@@ -377,12 +394,17 @@ def as_source(source: Any, *, steps_per_epoch: int | None = None) -> Source:
         return _lesson_source(source, steps_per_epoch)
     if isinstance(source, LRScheduler):
         return _torch_source(source)
+    from refimpl.optax import Schedule as OptaxSchedule
+
+    if isinstance(source, OptaxSchedule):
+        return _optax_source(source)
     if isinstance(source, Mapping):
         return _config_source(source, "the config")
     if isinstance(source, (str, os.PathLike)):
         return _config_source(read_config_file(source), os.fspath(source))
     raise TypeError(
         "Argument `source` must be a refimpl Keras schedule, a serialized schedule (dict), "
-        "a path to a JSON or .keras file, a refimpl.lesson.LessonConfig or a "
-        f"refimpl.torch scheduler. Received: source={source!r} ({type(source).__name__})"
+        "a path to a JSON or .keras file, a refimpl.lesson.LessonConfig, a refimpl.torch "
+        f"scheduler or a refimpl.optax schedule. Received: source={source!r} "
+        f"({type(source).__name__})"
     )

@@ -550,6 +550,10 @@ def _port(source: Source, n: int, why_no_builtin: str | None) -> _Plan | str:
 def translate(source: Source, n: int, use: str) -> Target:
     """``source`` (a Keras schedule, constant rate or epoch callback) as torch code,
     the built-in or the exact port by ``use`` (see :func:`~refimpl.translate.targets.choose`)."""
+    if source.framework == "optax":
+        from refimpl.translate import optax_source
+
+        return optax_source.to_torch(source, n, use)
     if source.framework != "keras":
         raise ValueError(
             f"--to torch translates a Keras schedule; {source.label} is torch's already "

@@ -70,3 +70,16 @@ def pytest_runtest_makereport(
 ) -> Generator[None, Any, None]:
     outcome = yield
     _fail_import_skip(outcome.get_result())
+
+
+def _imports_jax(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    return module is not None and ("jax" in vars(module) or "optax" in vars(module))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests of modules that use JAX run last: once a JAX backend runs it has
+    threads, and the trainer's tests fork worker processes (``refimpl._processes``),
+    which after that can deadlock (JAX warns "os.fork() was called ... will likely
+    lead to a deadlock").  Importing JAX (at collection) starts no backend."""
+    items.sort(key=_imports_jax)  # stable: the order within each group is kept

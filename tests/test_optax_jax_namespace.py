@@ -257,21 +257,13 @@ def test_the_ports_scalars_reassociate_where_optaxs_vectors_do_not() -> None:
 
 def _xla_without_split(schedule, counts: np.ndarray) -> np.ndarray:
     """Keras's formula traced with refimpl.modes.xla's rules and passes (TensorFlow 2.21's
-    XLA), without the split of ``minimum(float(step), C)``, and with the two simplifier
-    rules measured in JAX that refimpl's TensorFlow model lacks (``pow(A, 3)``, constant
-    additions reassociated: XLA's own, so presumably in TensorFlow's XLA too -- not
-    measured there), LLVM's zero products not followed by XLA's rules (the rules
-    refimpl's TensorFlow model re-runs there hold no constant addition), on the int64
-    step."""
+    XLA), without the split of ``minimum(float(step), C)`` and with ``pow(A, 3)`` (which
+    XLA has in both, refimpl's TensorFlow model lacks), on the int64 step."""
     base = xla.tracer()
     tracer = _modes.JitTracer(
         name="xla-no-split",
-        rules=(*base.rules, _modes.cube, _modes.add_constants),
-        passes=tuple(
-            _modes.zero_products if p is xla.zero_products else p
-            for p in base.passes
-            if p is not xla.split_minimum_of_the_step
-        ),
+        rules=(*base.rules, _modes.cube),
+        passes=tuple(p for p in base.passes if p is not xla.split_minimum_of_the_step),
         fold=base.fold,
         runtime=base.runtime,
     )

@@ -12,8 +12,6 @@
 
   * :func:`cube` -- ``pow(A, 3)`` -> ``A * (A * A)`` (``HandlePower``; refimpl's
     TensorFlow model stops at 2);
-  * :func:`add_constants` -- ``(A + C1) + C2`` -> ``A + fl(C1 + C2)``, ``(C1 - A) + C2``
-    -> ``fl(C1 + C2) - A`` (``HandleAdd``; not in refimpl's TensorFlow model either);
   * :func:`lanes_apart` -- ``(A * C1) * C2`` is reassociated only when both constants
     are vectors or both broadcast scalars (``piecewise_interpolate_schedule``
     computes its intervals as vectors; see :class:`~refimpl.optax._ops.Lane`);
@@ -59,7 +57,6 @@ __all__ = [
     "JIT_RULES",
     "MODES",
     "JitTracer",
-    "add_constants",
     "check_mode",
     "common_operands",
     "common_subexpressions",
@@ -67,7 +64,6 @@ __all__ = [
     "implied_selects",
     "lanes_apart",
     "tracer",
-    "zero_products",
 ]
 
 #: The ways JAX runs a schedule.
@@ -108,38 +104,6 @@ def cube(
     base, exponent = args
     if tr.is_constant(exponent) and float(exponent.value) == 3:
         return tr.emit("multiply", (base, tr.emit("multiply", (base, base))), (), name)
-    return None
-
-
-def add_constants(
-    tr: Tracer, op: str, args: tuple[Node, ...], attrs: tuple[Any, ...], name: str
-) -> Node | None:
-    """``HandleAdd``'s constant reassociation: ``A - C`` -> ``A + (-C)``, then
-    ``(A + C1) + C2`` -> ``A + fl(C1 + C2)`` and ``(C1 - A) + C2`` -> ``fl(C1 + C2) - A``
-    (either operand order).  Measured in jaxlib 0.10.2's optimized HLO: ``a + (1 - x)``
-    compiles to ``subtract(fl(a + 1), x)``, ``a + (x - 1)`` to ``add(x, fl(a - 1))``;
-    ``a - (x + 1)`` and ``(x + 1) + (y + 2)`` stay.  Found on Keras's
-    ``LinearCosineDecay`` with ``decay_steps=1`` through the JAX namespace."""
-    if op not in ("add", "subtract") or args[0].dtype.kind != "f":
-        return None
-    a, b = args
-    if op == "subtract":
-        if tr.is_constant(b) and not tr.is_constant(a):
-            return tr.emit("add", (a, tr.emit("negative", (b,))), (), name)
-        return None
-    if tr.is_constant(a) and not tr.is_constant(b):
-        a, b = b, a
-    if not tr.is_constant(b) or tr.is_constant(a):
-        return None
-    if a.op == "add":
-        inner, constant = a.inputs
-        if tr.is_constant(inner) and not tr.is_constant(constant):
-            inner, constant = constant, inner
-        if tr.is_constant(constant):
-            return tr.emit("add", (inner, tr.emit("add", (constant, b))), (), name)
-    if a.op == "subtract" and tr.is_constant(a.inputs[0]):
-        folded = tr.emit("add", (a.inputs[0], b))
-        return tr.emit("subtract", (folded, a.inputs[1]), (), name)
     return None
 
 
@@ -210,21 +174,6 @@ def common_subexpressions(tr: Tracer, root: Node) -> Node:
 
 
 # --- LLVM's InstCombine on selects ---------------------------------------------------------
-
-
-def zero_products(tr: Tracer, root: Node) -> Node:
-    """:func:`refimpl.modes.xla.zero_products` (LLVM: ``x * 0.0`` of a finite ``x`` is
-    ``copysign(0.0, x)``, its cosine 1), with only LLVM's own folds applied to what it
-    simplifies (constants, ``x * 1``): XLA's simplifier has run before LLVM and does
-    not see the result.  Measured: Keras's ``LinearCosineDecay(num_periods=0.0,
-    decay_steps=1)`` through the JAX namespace keeps ``(1 - s) * 1 + beta``; re-applying
-    :func:`add_constants` there would give ``fl(1 + beta) - s``."""
-    rules = tr.rules
-    tr.rules = (xla.identities,)
-    try:
-        return xla.zero_products(tr, root)
-    finally:
-        tr.rules = rules
 
 
 def _integer_test(node: Node) -> tuple[Node, int, int] | None:
@@ -395,15 +344,15 @@ def _renamed(node: Node, name: str) -> Node:
 #: ``decay_steps``), with InstCombine's select folds before the FMA contraction.
 JIT_PASSES = (
     common_subexpressions,
-    zero_products,
+    xla.zero_products,
     implied_selects,
     common_operands,
     xla.contract_fma,
 )
 
 #: The rules JAX's XLA applies beyond (or before) :func:`refimpl.modes.xla.tracer`'s:
-#: prepended (``lanes_apart``) and appended (``cube``, ``add_constants``).
-JIT_RULES = (lanes_apart, cube, add_constants)
+#: prepended (``lanes_apart``) and appended (``cube``).
+JIT_RULES = (lanes_apart, cube)
 
 
 # --- kernels ----------------------------------------------------------------------------------
@@ -496,7 +445,7 @@ def tracer(mode: str, *, vectors: bool = True) -> Tracer:
         first = (lanes_apart,) if vectors else ()
         return JitTracer(
             name="jax-jit" if vectors else "jax-jit-scalars",
-            rules=(*first, *base.rules, cube, add_constants),
+            rules=(*first, *base.rules, cube),
             passes=JIT_PASSES,
             fold=JAX_XLA_FOLD,
             runtime=JAX_XLA_CPU,

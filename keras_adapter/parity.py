@@ -18,8 +18,8 @@ called once per step with a scalar int64 step (the value
 ``float(optimizer.learning_rate)`` reports).  ``--mode graph`` (``model.fit``'s default
 compile on CPU) and ``--mode xla`` (``jit_compile=True``, the default on GPU): the
 float32 rate the compiled train step applies, read by
-:func:`keras_adapter.oracle.compiled_rates` -- in graph mode one ``tf.function``
-evaluates every configuration's adapter and built-in at every step of the grid (the
+:func:`keras_adapter.oracle.compiled_rates` -- in graph mode one ``tf.function`` per
+implementation loops over every step of the grid (the
 oracle is itself checked against rates read from real ``model.fit`` steps by
 ``tests/test_keras_adapter_oracle.py``).  refimpl is evaluated in the same mode:
 ``schedule(steps, mode=...)``.  Every configuration of a schedule is evaluated at every

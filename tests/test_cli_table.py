@@ -81,6 +81,47 @@ def test_steps_that_name_no_step_are_refused(
 def test_no_bound_is_claimed_where_there_is_none(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["table", "CosineDecayRestarts", "--initial-learning-rate", "0.1"]
     assert main([*argv, "--first-decay-steps", "10", "--t-mul", "0", "--steps", "0,5"]) == 0
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert "has no documented bound" in last
-    assert "within" not in last
+    (note,) = [line for line in capsys.readouterr().out.splitlines() if "TensorFlow's" in line]
+    assert "has no documented bound" in note
+    assert "within" not in note
+
+
+def test_compiled_modes_get_a_column_where_they_differ(capsys: pytest.CaptureFixture[str]) -> None:
+    """ExponentialDecay(0.1, 61, 0.5, staircase=True) at 61: model.fit's graph and XLA
+    modes stay on the first stair (61 * fl(1/61) < 1 in float32, derived by hand)."""
+    assert np.float32(61) * (np.float32(1) / np.float32(61)) < 1
+    argv = ["table", "ExponentialDecay", "--initial-learning-rate", "0.1", "--decay-steps", "61"]
+    assert main([*argv, "--decay-rate", "0.5", "--staircase", "--steps", "60,61"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[1].split()
+    assert header[:7] == ["step", "refimpl", "float32", "graph", "float32", "xla", "float32"]
+    row = lines[3].split()
+    assert row[0] == "61"
+    assert [np.float32(v) for v in row[1:4]] == [np.float32(0.05), np.float32(0.1), np.float32(0.1)]
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    assert len(warnings) == 2
+    assert all(
+        "decides differently from eager mode at step 61 (the staircase" in w for w in warnings
+    )
+
+
+def test_modes_that_agree_add_no_column_and_say_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGV, "--decay-rate", "0.5", "--staircase", "--steps", "0,100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "graph" not in lines[1]
+    assert "graph mode: the same float32 rates as the eager call at these steps" in lines
+    assert "xla mode: the same float32 rates as the eager call at these steps" in lines
+
+
+def test_the_modes_are_not_compared_past_their_limit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from refimpl.cli import common
+
+    monkeypatch.setattr(common, "MAX_MODE_STEPS", 2)
+    assert main([*ARGV, "--decay-rate", "0.5", "--steps", "0:3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        lines[-1]
+        == "graph and xla modes: not compared at more than 2 steps (here 3); ask for fewer --steps"
+    )

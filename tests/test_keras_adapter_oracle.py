@@ -90,3 +90,25 @@ def test_bad_arguments_are_value_errors_naming_them() -> None:
         oracle.compiled_rates([], [0])
     with pytest.raises(ValueError, match="steps"):
         oracle.training_rates([ISSUE_CASES[0]()], 0)
+
+
+def test_equal_schedules_do_not_share_a_compiled_subgraph() -> None:
+    """Two copies of one LinearCosineDecay (as the adapter and the built-in are: equal
+    graphs): in training each optimizer reads its own ``iterations``, and the
+    oracle must not let Grappler merge the two (a merged node has two consumers and is
+    no longer pushed down: 8 ulp apart at some steps with a shared counter, found by
+    ``lr-refimpl parity --mode graph``)."""
+    from keras_adapter.schedules import ADAPTERS
+
+    config = {
+        "initial_learning_rate": 2.0178500715501463e-05,
+        "decay_steps": 596,
+        "num_periods": 2.3616357730145126,
+        "alpha": 1e-30,
+        "beta": 0.07647348244512407,
+    }
+    adapter = ADAPTERS["LinearCosineDecay"].from_config(config)
+    twin = ADAPTERS["LinearCosineDecay"].from_config(config)
+    trained = oracle.training_rates([adapter], 600, mode="graph")
+    compiled = oracle.compiled_rates([adapter, twin], np.arange(600), mode="graph")
+    np.testing.assert_array_equal(compiled, np.concatenate([trained, trained]))

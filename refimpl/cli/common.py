@@ -32,6 +32,7 @@ from typing import Any, NoReturn, TextIO
 __all__ = [
     "EXTRAS",
     "EXTRA_MODULES",
+    "MAX_MODE_STEPS",
     "MAX_STEPS",
     "ArgumentParser",
     "CommandError",
@@ -46,6 +47,10 @@ PROG = "lr-refimpl"
 #: The most optimizer steps any command evaluates, trains or plots: 10 million float64
 #: rates are 80 MB, and every command keeps a few arrays of that length.
 MAX_STEPS = 10_000_000
+
+#: The most steps at which ``table`` and ``explain`` compute the rates of the compiled
+#: modes (their traced graphs run op by op: about 1 s per million steps and mode).
+MAX_MODE_STEPS = 1_000_000
 
 #: The modules each extra installs that refimpl imports.
 EXTRA_MODULES = {"plot": ("matplotlib",), "keras": ("tensorflow", "keras"), "test": ("hypothesis",)}

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from refimpl.cli import common
 from refimpl.cli.subjects import (
     RunShape,
     Subject,
@@ -39,7 +40,9 @@ from refimpl.cli.subjects import (
     resolve_subjects,
     show_help,
 )
+from refimpl.comparison import ulp_distance
 from refimpl.exceptions import ScheduleWarning
+from refimpl.modes import COMPILED_MODES, differences
 
 __all__ = ["Finding", "add_parser", "epoch_table", "explain_text", "findings", "run"]
 
@@ -338,13 +341,54 @@ def _scheduler_findings(subject: Subject, shape: RunShape) -> list[Finding]:
     return out
 
 
+def _mode_findings(schedule: Any, shape: RunShape) -> list[Finding]:
+    """What ``model.fit`` applies in graph mode (a CPU's default) and XLA mode
+    (``jit_compile=True``) where it is not the eager call: a warning per decision taken
+    differently (a stair, a boundary, a restart, a NaN), a note for rounding."""
+    if np.asarray(schedule(np.zeros(1, np.int64))).dtype.kind != "f":
+        return []
+    if shape.total_steps > common.MAX_MODE_STEPS:
+        return [
+            Finding(
+                "note",
+                f"graph and xla modes (what model.fit applies) are not compared over more "
+                f"than {common.MAX_MODE_STEPS:,} steps (here {shape.total_steps:,}).",
+            )
+        ]
+    steps = np.arange(shape.total_steps)
+    eager = differences.rates_in(schedule, steps, "eager")
+    out = []
+    for mode in COMPILED_MODES:
+        rates = differences.rates_in(schedule, steps, mode)
+        found = differences.compare(schedule, steps, mode, "eager", rates=rates, other_rates=eager)
+        for difference in found:
+            if difference.kind == "rounding":
+                apart = int(np.max(ulp_distance(rates, eager, np.float32)))
+                out.append(
+                    Finding(
+                        "note",
+                        f"{difference.message}, by up to {apart} float32 ulp ({_MODE_RUNS[mode]}).",
+                    )
+                )
+            else:
+                out.append(Finding("warning", f"{difference.message} ({_MODE_RUNS[mode]})."))
+    return out
+
+
+#: Where each compiled mode is what training applies.
+_MODE_RUNS = {
+    "graph": "model.fit on a CPU applies graph mode",
+    "xla": "model.fit with jit_compile=True, a GPU's default",
+}
+
+
 def findings(subject: Subject, shape: RunShape, rates: np.ndarray | None = None) -> list[Finding]:
     """The traps and notes for ``subject`` over the run ``shape``.
 
     >>> from refimpl.schedules import PolynomialDecay
     >>> s = Subject("p", schedule=PolynomialDecay(0.003, 5000, 0.001, power=1.5))
-    >>> [f.level for f in findings(s, RunShape(60_000, 64, 5))]
-    ['warning']
+    >>> [f.level for f in findings(s, RunShape(60_000, 64, 5))]  # the horizon; graph, XLA
+    ['warning', 'note', 'note']
     """
     rates = subject.rates(shape) if rates is None else rates
     out = [Finding("warning", w) for w in subject.construction_warnings]
@@ -355,6 +399,7 @@ def findings(subject: Subject, shape: RunShape, rates: np.ndarray | None = None)
     elif subject.schedule is not None:
         out += _epoch_like(subject.schedule, shape)
         out += _schedule_findings(subject.schedule, shape, rates)
+        out += _mode_findings(subject.schedule, shape)
     first, final = float(rates[0]), float(rates[-1])
     if first > 0 and final == 0:
         zero = int(np.flatnonzero(rates != 0)[-1]) + 1

@@ -2,10 +2,14 @@
 
 For each step the columns of :data:`COLUMNS`: the value refimpl computes in the
 schedule's dtype (float32 for a float initial rate: Keras's arithmetic, in Keras's order
-of operations), the float64 "true math" value (``schedule.exact``) and the distance
-between them in ulps of the compute dtype.  Below the table, each column's meaning and
-refimpl's documented bound against TensorFlow's eager call (which this table does not
-run: ``lr-refimpl parity`` does).
+of operations, as the eager call ``schedule(step)`` gives it), the float64 "true math"
+value (``schedule.exact``) and the distance between them in ulps of the compute dtype.
+Where the rate ``model.fit`` applies differs from the eager one -- graph mode, a CPU's
+default, and XLA (``jit_compile=True``) -- its column follows refimpl's
+(:data:`MODE_COLUMNS`).  Below the table, each column's meaning, refimpl's documented
+bound against TensorFlow's eager call (which this table does not run: ``lr-refimpl
+parity`` does), and a line per compiled mode naming each decision it takes
+differently (a stair, a boundary, a restart, a NaN).
 
 NAME is a schedule class; its constructor arguments are options spelled with dashes
 (``--initial-learning-rate 0.001 --decay-steps 500 --decay-rate 0.98 --staircase``;
@@ -19,23 +23,31 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from refimpl.cli.common import MAX_STEPS, CommandError, check_step_count
+from refimpl.cli import common
+from refimpl.cli.common import MAX_MODE_STEPS, MAX_STEPS, CommandError, check_step_count
 from refimpl.cli.subjects import add_subject_arguments, build_schedule, show_help
 from refimpl.comparison import tolerance, ulp_distance
+from refimpl.modes import COMPILED_MODES, differences
+from refimpl.modes.differences import rates_in
 from refimpl.schedules import LearningRateSchedule
 
 __all__ = [
     "COLUMNS",
+    "MAX_MODE_STEPS",
     "MAX_STEPS",
+    "MODE_COLUMNS",
     "Column",
     "add_parser",
     "bound_note",
+    "columns_for",
     "format_table",
+    "mode_notes",
+    "mode_rates",
     "parse_steps",
     "run",
 ]
@@ -122,6 +134,74 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 
+def _mode_column(mode: str, meaning: str) -> Column:
+    def compute(schedule: LearningRateSchedule, steps: np.ndarray) -> np.ndarray:
+        return rates_in(schedule, steps, mode)
+
+    return Column(f"{mode} float32", meaning, compute, ".9g", 16)
+
+
+#: The compiled modes' columns, shown where their rates differ from refimpl's eager one.
+MODE_COLUMNS: tuple[Column, ...] = (
+    _mode_column(
+        "graph", "the rate model.fit applies on a CPU (the default compile: mode='graph')"
+    ),
+    _mode_column("xla", "the rate model.fit applies with jit_compile=True (a GPU's default)"),
+)
+
+
+def mode_rates(schedule: LearningRateSchedule, at: np.ndarray) -> dict[str, np.ndarray]:
+    """The float32 rates at ``at`` of the eager call and of each compiled mode."""
+    return {mode: rates_in(schedule, at, mode) for mode in ("eager", *COMPILED_MODES)}
+
+
+def mode_notes(
+    schedule: LearningRateSchedule, at: np.ndarray, rates: dict[str, np.ndarray] | None = None
+) -> list[str]:
+    """How the rates ``model.fit`` applies in graph and XLA mode differ from the eager
+    call at the steps ``at`` (``rates``: :func:`mode_rates`, computed if not given): a
+    line per mode, naming each decision that differs.
+
+    >>> from refimpl.schedules import ExponentialDecay
+    >>> for line in mode_notes(ExponentialDecay(0.1, 61, 0.5, staircase=True), np.array([60, 61])):
+    ...     print(line)
+    warning: graph mode decides differently from eager mode at step 61 (the staircase: floor(step / decay_steps)): 0.1 instead of 0.05
+    warning: xla mode decides differently from eager mode at step 61 (the staircase: floor(step / decay_steps)): 0.1 instead of 0.05
+    """
+    rates = mode_rates(schedule, at) if rates is None else rates
+    lines = []
+    for mode in COMPILED_MODES:
+        found = differences.compare(
+            schedule, at, mode, "eager", rates=rates[mode], other_rates=rates["eager"]
+        )
+        if not found:
+            lines.append(f"{mode} mode: the same float32 rates as the eager call at these steps")
+        for difference in found:
+            level = "note" if difference.kind == "rounding" else "warning"
+            lines.append(f"{level}: {difference.message}")
+    return lines
+
+
+def _computed(values: np.ndarray) -> Callable[[LearningRateSchedule, np.ndarray], np.ndarray]:
+    def compute(schedule: LearningRateSchedule, steps: np.ndarray) -> np.ndarray:
+        return values
+
+    return compute
+
+
+def columns_for(
+    schedule: LearningRateSchedule, at: np.ndarray, rates: dict[str, np.ndarray] | None = None
+) -> list[Column]:
+    """:data:`COLUMNS`, with a compiled mode's column after refimpl's where its rates
+    differ from the eager ones at ``at`` (``rates``: :func:`mode_rates`)."""
+    rates = mode_rates(schedule, at) if rates is None else rates
+    shown = []
+    for mode, column in zip(COMPILED_MODES, MODE_COLUMNS, strict=True):
+        if not np.array_equal(rates[mode], rates["eager"], equal_nan=True):
+            shown.append(replace(column, compute=_computed(rates[mode])))
+    return [COLUMNS[0], *shown, *COLUMNS[1:]]
+
+
 def format_table(
     schedule: LearningRateSchedule, at: np.ndarray, columns: Sequence[Column] = COLUMNS
 ) -> str:
@@ -196,8 +276,19 @@ def run(args: argparse.Namespace) -> int:
     at = parse_steps(args.steps)
     schedule = build_schedule(args.name, list(args.options), args.from_config)
     print(repr(schedule))
-    print(format_table(schedule, at))
+    floating = np.asarray(schedule(at[:1])).dtype.kind == "f"
+    compared = floating and at.size <= common.MAX_MODE_STEPS
+    rates = mode_rates(schedule, at) if compared else None
+    print(format_table(schedule, at, columns_for(schedule, at, rates) if rates else COLUMNS))
     note = bound_note(schedule, at)
     if note:
         print(note)
+    if rates:
+        for line in mode_notes(schedule, at, rates):
+            print(line)
+    elif floating:
+        print(
+            f"graph and xla modes: not compared at more than {common.MAX_MODE_STEPS:,} steps "
+            f"(here {at.size:,}); ask for fewer --steps"
+        )
     return 0

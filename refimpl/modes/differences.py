@@ -73,7 +73,7 @@ def rates_in(schedule: Any, steps: np.ndarray, mode: str) -> np.ndarray:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", ScheduleWarning)
         value = schedule.exact(steps) if mode == "exact" else schedule(steps, mode=mode)
-    return np.asarray(value).astype(np.float32)
+        return np.asarray(value).astype(np.float32)  # a float64 beyond float32's range: inf
 
 
 def decided_apart(a: Any, b: Any, *, ulps: int = DECISION_ULPS, atol: Any = 0.0) -> np.ndarray:

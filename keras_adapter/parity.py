@@ -35,7 +35,7 @@ The bar, in every mode:
 - ``refimpl`` vs ``adapter`` / ``builtin``: every decision the same (no step where one
   is NaN and the other not, or where they are further apart than
   :func:`refimpl.modes.differences.decided_apart`: a staircase, a boundary, a
-  restart index), and within the documented bound (:func:`refimpl.comparison.tolerance`):
+  restart index), and within the documented bound (:meth:`~refimpl.schedules.LearningRateSchedule.rounding_bound`):
   0 ulp for the formulas without a transcendental function (piecewise, inverse time,
   time-based), otherwise 2 ulp plus the forward error of one ulp in ``cos``/``log``/
   ``exp``/``pow`` carried through the formula.  ``--strict`` holds refimpl to 0 ulp: what
@@ -66,7 +66,7 @@ from keras_adapter.oracle import compiled_rates
 from keras_adapter.schedules import ADAPTERS
 from refimpl import schedules as ref
 from refimpl.cli.parity import MODES
-from refimpl.comparison import tolerance, ulp_distance, within_bounds
+from refimpl.comparison import ulp_distance, within_bounds
 from refimpl.exceptions import ScheduleWarning
 from refimpl.modes.differences import decided_apart
 
@@ -298,7 +298,7 @@ def compare(
                     warnings.simplefilter("ignore", ScheduleWarning)  # 2**24 on purpose
                     values["refimpl"] = np.asarray(reference(steps, mode=mode))
                 want = values["refimpl"].dtype
-                bound = (0, _no_atol) if strict else tolerance(name, config, dtype)
+                bound = (0, _no_atol) if strict else reference.rounding_bound(dtype)
                 for pair in PAIRS:
                     a, b = pair.split("-")
                     if a not in values or b not in values:

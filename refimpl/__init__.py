@@ -5,7 +5,7 @@
 public submodule -- the Keras-like trainer (``Sequential``, ``layers``, ``losses``,
 ``metrics``, ``models``, ``optimizers``, ``callbacks``, ``datasets``, ``utils``; inside it
 ``engine``, ``im2col``, ``winograd``, ``workspace``, ``weights_file``, ``progbar``), the
-schedules' machinery (``namespace``, ``modes``, ``kernels``), the tooling (``cli``,
+schedules' machinery (``namespace``, ``modes``, ``kernels``, ``ulps``), the tooling (``cli``,
 ``comparison``, ``keras_config``, ``lesson``, ``plotting``, ``report``, ``testing``,
 ``translate``), PyTorch's schedulers in NumPy (``torch``:
 :mod:`refimpl.torch.lr_scheduler`) and Optax's (``optax``: :mod:`refimpl.optax`) -- is
@@ -50,6 +50,7 @@ __all__ = [
     "report",
     "schedules",
     "translate",
+    "ulps",
     "utils",
     "weights_file",
     "winograd",
@@ -59,8 +60,8 @@ __all__ = [
 #    Not ``torch`` or ``optax`` either (NumPy only, but ``from refimpl import *`` would bind
 #    the names over PyTorch and Optax themselves); they are imported on first use too.
 
-#: Every public submodule; all but ``exceptions``, ``numpy_ops`` and ``schedules``
-#: (which the schedules need) are imported on first use by :func:`__getattr__`.
+#: Every public submodule; all but ``exceptions``, ``numpy_ops``, ``ulps`` and
+#: ``schedules`` (which the schedules need) are imported on first use by :func:`__getattr__`.
 _SUBMODULES = (frozenset(__all__) - {"ScheduleWarning", "Sequential", "__version__"}) | {
     "optax",
     "testing",

@@ -362,6 +362,12 @@ def _intro(settings: Settings, status: Status, environment: dict[str, str]) -> l
             f"{settings.seed}, so every configuration of a backend starts from the same weights",
         ),
         ("steps", steps),
+        (
+            "learning rate",
+            "each step applies the rate Keras's `model.fit` applies on a CPU: the schedule "
+            'in graph mode (`schedule(step, mode="graph")`; the NumPy trainer\'s default, '
+            "Keras's default compile)",
+        ),
         ("software", backends),
         ("machine", environment.get("machine", "")),
         ("command", f"`{settings.command}`" if settings.command else ""),

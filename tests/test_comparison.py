@@ -52,19 +52,41 @@ def test_ulp_distance_nan_and_signed_zero() -> None:
 
 
 def test_tolerance_is_zero_ulp_for_exact_formulas() -> None:
-    for name in ("PiecewiseConstantDecay", "InverseTimeDecay", "TimeBasedDecay"):
-        ulps, atol = comparison.tolerance(
-            name, {"initial_learning_rate": 0.1, "decay": 0.1}, "float32"
-        )
+    from refimpl.schedules import InverseTimeDecay, PiecewiseConstantDecay, TimeBasedDecay
+
+    for schedule in (
+        PiecewiseConstantDecay([10], [0.1, 0.05]),
+        InverseTimeDecay(0.1, 10, 0.5),
+        TimeBasedDecay(0.1, 0.1),
+    ):
+        name, config = type(schedule).__name__, schedule.get_config()
+        ulps, atol = comparison.tolerance(name, config, "float32")
         assert ulps == 0
         assert not atol(np.arange(5)).any()
+        assert schedule.rounding_bound("float32")[0] == 0
     ulps, atol = comparison.tolerance(
         "CosineDecay", {"initial_learning_rate": 1.0, "decay_steps": 5}, "float32"
     )
     assert ulps == 2
     # 0.5 * (1 + cos) within 2.5u, the product and the sum one rounding (2u) each:
-    # 6.5u for lr = 1, alpha = 0 (the derivation in tolerance's docstring).
+    # 6.5u for lr = 1, alpha = 0 (the derivation in rounding_bound's docstring).
     assert atol(np.arange(3)).tolist() == [6.5 * 2.0**-24] * 3
+
+
+def test_every_class_derives_its_own_bound() -> None:
+    """The bound lives on the class: a transcendental formula is 2 ulp, the others 0, a
+    composite the loosest of its children."""
+    from refimpl.schedules import SCHEDULES, LinearWarmup, PolynomialDecay, SequentialSchedule
+    from refimpl.testing import schedule_batches  # noqa: F401 - the test extra is here
+
+    exact = {n for n, cls in SCHEDULES.items() if cls.exact_arithmetic}
+    assert exact == {"PiecewiseConstantDecay", "InverseTimeDecay", "TimeBasedDecay"}
+    warm = LinearWarmup(PolynomialDecay(0.3, 10, 0.1), 5)
+    assert warm.rounding_bound("float32")[0] == 2
+    # PolynomialDecay's own: one ulp of pow, scaled by |lr - end| = 0.2.
+    assert warm.rounding_bound("float32")[1](np.arange(2)).tolist() == [(0.3 - 0.1) * 2.0**-24] * 2
+    seq = SequentialSchedule([PolynomialDecay(0.3, 10, 0.1), PolynomialDecay(0.5, 10)], [10])
+    assert seq.rounding_bound("float64")[1](np.arange(1)).tolist() == [(0.5 - 0.0001) * 2.0**-53]
 
 
 class _TensorFlowLikeDType:

@@ -31,7 +31,7 @@ import numpy as np
 from refimpl.cli import common
 from refimpl.cli.common import MAX_MODE_STEPS, MAX_STEPS, CommandError, check_step_count
 from refimpl.cli.subjects import add_subject_arguments, build_schedule, show_help
-from refimpl.comparison import tolerance, ulp_distance
+from refimpl.comparison import ulp_distance
 from refimpl.modes import COMPILED_MODES, differences
 from refimpl.modes.differences import rates_in
 from refimpl.schedules import LearningRateSchedule
@@ -243,7 +243,7 @@ def bound_note(schedule: LearningRateSchedule, at: np.ndarray) -> str | None:
         return None
     where = "refimpl vs TensorFlow's eager call (not run here; `lr-refimpl parity` runs it)"
     try:
-        ulps, atol = tolerance(type(schedule).__name__, schedule.get_config(), dtype)
+        ulps, atol = schedule.rounding_bound(dtype)
         with np.errstate(all="ignore"):
             slack = float(np.max(atol(at)))
     except ValueError as exc:  # a configuration Keras computes nonsense from

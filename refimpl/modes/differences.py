@@ -9,7 +9,7 @@ happened instead of printing ulps:
 - ``"nan"``: one rate is NaN (or inf) and the other is not;
 - ``"decision"``: the rates differ by more than :data:`DECISION_RELATIVE` of the larger
   and by more than rounding explains (the schedule's documented rounding bound,
-  :func:`refimpl.comparison.tolerance`, at least :data:`DECISION_ULPS` ulp: near a
+  :meth:`~refimpl.schedules.LearningRateSchedule.rounding_bound`, at least :data:`DECISION_ULPS` ulp: near a
   cosine's floor ``1 + cos`` cancels and rounding alone moves the rate by 1e-4 of
   itself; a staircase or restart changes the rate by a factor) -- :func:`decided_apart`;
 - ``"rounding"``: the rest.
@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from refimpl.comparison import tolerance, within_bounds
 from refimpl.exceptions import ScheduleWarning
+from refimpl.ulps import within_bounds
 
 __all__ = [
     "DECISION_RELATIVE",
@@ -79,7 +79,7 @@ def rates_in(schedule: Any, steps: np.ndarray, mode: str) -> np.ndarray:
 def decided_apart(a: Any, b: Any, *, ulps: int = DECISION_ULPS, atol: Any = 0.0) -> np.ndarray:
     """Where two float32 rates decide differently: one is NaN or infinite and the other
     not, or they are further apart than rounding explains -- more than ``ulps`` ulp and
-    ``atol`` (the schedule's rounding bound, :func:`refimpl.comparison.tolerance`: near a
+    ``atol`` (the schedule's rounding bound, :meth:`~refimpl.schedules.LearningRateSchedule.rounding_bound`: near a
     cosine's floor, where ``1 + cos`` cancels, rounding moves a rate by many ulps) --
     *and* further than :data:`DECISION_RELATIVE` of the larger.
 
@@ -101,12 +101,13 @@ def decided_apart(a: Any, b: Any, *, ulps: int = DECISION_ULPS, atol: Any = 0.0)
 
 
 def _rounding_bound(schedule: Any, steps: np.ndarray) -> tuple[int, Any]:
-    """``(ulps, atol)``: the documented rounding bound of ``schedule`` at ``steps``, at
-    least :data:`DECISION_ULPS` ulp (a schedule without one: those ulps only)."""
+    """``(ulps, atol)``: the documented rounding bound of ``schedule`` at ``steps``
+    (:meth:`~refimpl.schedules.LearningRateSchedule.rounding_bound`), at least
+    :data:`DECISION_ULPS` ulp (a schedule without one: those ulps only)."""
     try:
-        ulps, atol = tolerance(type(schedule).__name__, schedule.get_config(), schedule.dtype)
+        ulps, atol = schedule.rounding_bound(schedule.dtype)
         bound = np.asarray(atol(steps), np.float64)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError, AttributeError):
         return DECISION_ULPS, 0.0
     return max(ulps, DECISION_ULPS), bound
 

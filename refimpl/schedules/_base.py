@@ -237,6 +237,52 @@ class LearningRateSchedule:
         """The schedules this one runs (none for a plain schedule)."""
         return []
 
+    #: Whether the formula uses only ``+ - * /``, comparisons and casts (no ``cos``,
+    #: ``log``, ``exp``, ``pow``): its documented bound is then 0 ulp, else 2.
+    exact_arithmetic: ClassVar[bool] = False
+
+    def rounding_bound(self, dtype: Any) -> tuple[int, Callable[[Any], Any]]:
+        """refimpl's documented accuracy against TensorFlow's eager call, computing in
+        ``dtype``: ``(ulps, atol)``, a value being within bounds when it is at most
+        ``ulps`` ulp from TensorFlow's, or within ``atol(steps)`` plus ``ulps`` ulp of
+        it (:func:`refimpl.ulps.within_bounds`).  ``ulps`` is 0 for the formulas
+        without a transcendental function (:attr:`exact_arithmetic`), else 2 (the
+        rounding of the result); ``atol`` is the forward error of a transcendental
+        intermediate carried through the formula (:meth:`_forward_error`; 0 where there
+        is none), for a platform whose ``cos``/``exp``/``pow``/``log`` are within one ulp
+        of glibc's (on x86-64 Linux refimpl runs glibc's algorithms: 0 ulp measured).
+
+        Derivation (``u`` is half the dtype's epsilon, ``2**-24`` in float32): one ulp
+        of a value ``v`` is at most ``2u * |v|``; both computations then run the same
+        operations on values that differ: a product by a common factor scales the
+        difference, and rounding two values within ``d`` of each other, both at most
+        ``M`` in size, leaves them within ``d + 2u * M`` (:func:`refimpl.ulps.rounded`).
+        Composite schedules take the loosest of their children.
+
+        >>> from refimpl.schedules import CosineDecay, InverseTimeDecay
+        >>> InverseTimeDecay(0.1, 10, 0.5).rounding_bound("float32")[0]
+        0
+        >>> ulps, atol = CosineDecay(1.0, 100).rounding_bound("float32")
+        >>> ulps, float(atol(np.array([10]))[0] / 2**-24)  # 2.5u + 2u (product) + 2u (sum)
+        (2, 6.5)
+        """
+        from refimpl import ulps as ulp_math
+
+        u = ulp_math.half_epsilon(dtype)
+        own = 0 if self.exact_arithmetic else 2
+        parts = [child.rounding_bound(dtype) for child in self.children()]
+        if parts:
+            worst = max([own, *(p[0] for p in parts)])
+            return worst, lambda s: np.max([p[1](s) for p in parts], axis=0)
+        return own, self._forward_error(u)
+
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """The absolute forward error of the formula's transcendental intermediates at
+        each step (``u``: half the compute dtype's epsilon); none by default."""
+        from refimpl.ulps import constant
+
+        return constant(0.0)
+
     def edge_steps(self) -> list[int]:
         """Steps where the schedule changes regime: step 0, boundaries, the end of a
         decay or warmup, staircase switches, restarts (sorted, unique).  Decisions

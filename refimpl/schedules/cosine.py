@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -18,6 +19,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.ulps import constant, rounded
 
 __all__ = ["CosineDecay", "cosine_decay"]
 
@@ -127,6 +129,18 @@ class CosineDecay(LearningRateSchedule, family="keras"):
         return "the decay's end: minimum(step, decay_steps)"
 
     counterpart = "keras.optimizers.schedules.CosineDecay"
+
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """``lr * ((1 - alpha) * 0.5 * (1 + cos) + alpha)`` (``warmup_target`` replaces
+        ``lr``): one ulp of ``cos`` becomes ``5u`` in ``1 + cos`` (it rounds on
+        ``[0, 2]``), ``2.5u`` after the half, then each product and sum adds its own
+        rounding."""
+        lr = abs(float(self.initial_learning_rate))
+        peak = lr if self.warmup_target is None else abs(float(self.warmup_target))
+        a = float(self.alpha)
+        half_one_plus_cos = rounded(u, 2.0, u) / 2
+        scaled = rounded(abs(1 - a) * half_one_plus_cos, abs(1 - a), u)
+        return constant(peak * rounded(scaled, abs(1 - a) + abs(a), u))
 
     def _edges(self) -> list[int]:
         warm = int(self.warmup_steps) if self.warmup_target is not None else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -18,6 +19,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.ulps import rounded
 
 __all__ = ["CosineDecayRestarts", "cosine_decay_restarts"]
 
@@ -117,6 +119,40 @@ class CosineDecayRestarts(LearningRateSchedule, family="keras"):
     formula = staticmethod(cosine_decay_restarts)
     decision = "the restart index: floor(log(1 - f * (1 - t_mul)) / log(t_mul))"
     counterpart = "keras.optimizers.schedules.CosineDecayRestarts"
+
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """Past the first period (``t_mul != 1``) the fraction of the period is ``f' =
+        (f - (1 - t_i) / (1 - t_mul)) / t_i`` with ``t_i = t_mul ** i`` (one ulp of pow
+        apart; ``f`` and the index ``i`` are the same in both); then ``lr * ((1 - alpha)
+        * (0.5 * m_fac * (1 + cos(pi * f'))) + alpha)``, where ``m_fac = m_mul ** i`` is
+        one ulp of pow apart too."""
+        t, m = float(self.t_mul), float(self.m_mul)
+        if not t > 0:
+            raise ValueError(
+                "tolerance: CosineDecayRestarts with t_mul <= 0 (or NaN) has no documented "
+                f"bound: Keras computes NaN or nonsense there. Received: t_mul={t!r}"
+            )
+        lr = abs(float(self.initial_learning_rate))
+        a, first = float(self.alpha), float(self.first_decay_steps)
+
+        def restarts(s: Any) -> Any:
+            f = np.asarray(s, np.float64) / first
+            with np.errstate(all="ignore"):
+                i = np.floor(f) if t == 1.0 else np.floor(np.log1p(f * (t - 1)) / math.log(t))
+                m_fac = np.nan_to_num(np.abs(m) ** i, nan=1.0, posinf=np.inf)
+                d_f: Any = 0.0
+                if t != 1.0:
+                    t_i = np.abs(t) ** i
+                    one_minus = rounded(2 * u * t_i, np.abs(1 - t_i), u)
+                    sum_r = rounded(one_minus / abs(1 - t), np.abs(1 - t_i) / abs(1 - t), u)
+                    numerator = rounded(sum_r, t_i, u)  # f - sum_r, at most t_i
+                    d_f = np.nan_to_num(rounded(numerator / t_i + 2 * u, 1.0, u), nan=np.inf)
+                d_cos = rounded(math.pi * d_f, math.pi, u) + u  # |d cos / dx| <= 1
+                cosine = rounded(0.5 * m_fac * rounded(d_cos, 2.0, u) + 2 * u * m_fac, m_fac, u)
+                scaled = rounded(abs(1 - a) * cosine, abs(1 - a) * m_fac, u)
+                return lr * rounded(scaled, abs(1 - a) * m_fac + abs(a), u)
+
+        return restarts
 
     def _edges(self) -> list[int]:
         """The first step of each period up to ``2**24`` (at most 40 periods)."""

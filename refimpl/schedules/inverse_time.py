@@ -78,6 +78,7 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
         return "the staircase: floor(step / decay_steps)" if self.staircase else None
 
     counterpart = "keras.optimizers.schedules.InverseTimeDecay"
+    exact_arithmetic = True
 
     def _edges(self) -> list[int]:
         multiples = (1, 2, 3) if self.staircase else (1,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -18,6 +19,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.ulps import constant, rounded
 
 __all__ = [
     "LinearCosineDecay",
@@ -158,6 +160,20 @@ def noisy_linear_cosine_decay(
     return _linear_cosine(s, horizon, noisy, lr, num_periods, alpha, beta, dtype, xp)
 
 
+#: Largest |z| of refimpl's counter-based normal draw (24-bit uniforms): sqrt(-2 ln 2**-25).
+_MAX_NORMAL = math.sqrt(-2.0 * math.log(2.0**-25))
+
+
+def _linear_cosine_error(schedule: Any, u: float, noise: float) -> Callable[[Any], Any]:
+    """The forward error of the linear cosine decays (``noise``: the largest ``std * z``)."""
+    lr = abs(float(schedule.initial_learning_rate))
+    a, b = abs(float(schedule.alpha)), abs(float(schedule.beta))
+    factor = 1 + a + noise  # alpha + linear (+ noise), the same in both but for noise
+    half_one_plus_cos = rounded(u, 2.0, u) / 2
+    scaled = rounded(factor * half_one_plus_cos + 4 * noise * u, factor, u)
+    return constant(lr * rounded(scaled, factor + b, u))
+
+
 class LinearCosineDecay(LearningRateSchedule, family="extra"):
     """``tf.compat.v1.train.linear_cosine_decay`` as a schedule; see :func:`linear_cosine_decay`.
 
@@ -168,6 +184,10 @@ class LinearCosineDecay(LearningRateSchedule, family="extra"):
     formula = staticmethod(linear_cosine_decay)
     decision = "the decay's end: minimum(step, decay_steps)"
     counterpart = "tf.compat.v1.train.linear_cosine_decay"
+
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """``lr * ((alpha + linear) * 0.5 * (1 + cos) + beta)``, ``linear`` in ``[0, 1]``."""
+        return _linear_cosine_error(self, u, noise=0.0)
 
     def _edges(self) -> list[int]:
         return [int(self.decay_steps)]
@@ -210,6 +230,13 @@ class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
     formula = staticmethod(noisy_linear_cosine_decay)
     decision = "the decay's end: minimum(step, decay_steps)"
     counterpart = "tf.compat.v1.train.noisy_linear_cosine_decay"
+
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """``lr * ((alpha + linear) * 0.5 * (1 + cos) + beta)``, ``linear`` in ``[0, 1]``; the noisy
+        variant adds ``std * z`` to ``linear``, with sqrt, log, cos and pow one ulp each."""
+        return _linear_cosine_error(
+            self, u, noise=math.sqrt(abs(float(self.initial_variance))) * _MAX_NORMAL
+        )
 
     def _edges(self) -> list[int]:
         return [int(self.decay_steps)]

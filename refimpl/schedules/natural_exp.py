@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
 from refimpl.schedules.exponential import ExponentialDecay, exponential_decay
+from refimpl.ulps import HALF_EPS_FLOAT32
 
 __all__ = ["NaturalExpDecay", "natural_exp_decay"]
 
@@ -55,6 +58,25 @@ class NaturalExpDecay(ExponentialDecay, family="extra"):
 
     formula = staticmethod(natural_exp_decay)
     counterpart = "tf.compat.v1.train.natural_exp_decay"
+
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """``rate = exp(-decay_rate)`` is one ulp apart (``2u`` relative, with float32's
+        ``u`` when ``decay_rate`` is a Python float: TensorFlow computes that ``exp`` in
+        float32, also for a float64 schedule), and ``rate ** p`` raises that to ``p``:
+        relative to the value ``lr * rate ** p``."""
+        lr = abs(float(self.initial_learning_rate))
+        ds, d = float(self.decay_steps), float(self.decay_rate)
+        staircase = bool(self.staircase)
+        u_rate = HALF_EPS_FLOAT32 if type(self.decay_rate) is float else u
+
+        def natural(s: Any) -> Any:
+            p = np.asarray(s, np.float64) / ds
+            p = np.floor(p) if staircase else p
+            with np.errstate(all="ignore"):
+                grow = 2 * u_rate * np.abs(p)
+                return np.nan_to_num(lr * np.exp(-d * p + grow) * np.expm1(grow), nan=0.0)
+
+        return natural
 
     def __init__(
         self,

@@ -148,6 +148,7 @@ class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
     formula = staticmethod(piecewise_constant_decay)
     decision = "the interval: values[i] from boundaries[i - 1] + 1"
     counterpart = "keras.optimizers.schedules.PiecewiseConstantDecay"
+    exact_arithmetic = True
     dtype_arguments = ("values",)
 
     def _edges(self) -> list[int]:

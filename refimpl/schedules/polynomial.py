@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -17,6 +18,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.ulps import constant
 
 __all__ = ["PolynomialDecay", "polynomial_decay"]
 
@@ -102,6 +104,11 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
         return "the end of the decay: (1 - step / decay_steps) ** power at step == decay_steps"
 
     counterpart = "keras.optimizers.schedules.PolynomialDecay"
+
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """One ulp of ``pow`` scaled by ``|lr - end|``."""
+        lr, end = abs(float(self.initial_learning_rate)), float(self.end_learning_rate)
+        return constant(abs(lr - end) * u)
 
     def _edges(self) -> list[int]:
         multiples = (1, 2, 3) if self.cycle else (1,)

@@ -71,6 +71,7 @@ class TimeBasedDecay(LearningRateSchedule, family="extra"):
 
     formula = staticmethod(time_based_decay)
     counterpart = "tf_keras.optimizers.legacy.SGD(decay=...)"
+    exact_arithmetic = True
 
     def children(self) -> list[LearningRateSchedule]:
         lr = self.initial_learning_rate

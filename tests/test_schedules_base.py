@@ -147,22 +147,6 @@ def test_piecewise_does_not_warn_for_large_int_steps() -> None:
     assert float(PiecewiseConstantDecay([2**25], [1.0, 0.5])(2**25 + 1)) == 0.5
 
 
-@pytest.mark.parametrize("name", [*KERAS_SCHEDULES, *EXTRA_SCHEDULES])
-def test_large_arrays_in_chunks_equal_one_shot(name: str) -> None:
-    from hypothesis import find
-
-    from refimpl.testing import schedule_configs
-
-    config = find(schedule_configs(name), lambda c: True)  # the simplest valid config
-    schedule = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}[name].from_config(config)
-    from refimpl.schedules._base import _CHUNK
-
-    at = np.arange(3 * (_CHUNK + 1)).reshape(3, -1) * 41  # 3+ chunks, 2-d, up to ~1.6e7
-    with np.errstate(all="ignore"):
-        one_shot = np.asarray(schedule.evaluate(at))
-    np.testing.assert_array_equal(schedule(at), one_shot)
-
-
 def test_step_independent_rate_still_has_the_step_shape() -> None:
     from refimpl.schedules import TimeBasedDecay
 
@@ -326,10 +310,8 @@ def test_pickled_schedules_leave_the_memo_behind() -> None:
 
 
 def test_large_arrays_warn_like_small_ones() -> None:
-    from refimpl.schedules._base import _CHUNK
-
     schedule = ExponentialDecay(0.1, 10, 0.5)
-    at = np.arange(3 * _CHUNK)
+    at = np.arange(400_000)
     with pytest.warns(ScheduleWarning, match="negative step"):
         schedule(at - 5)
     with pytest.warns(ScheduleWarning, match="float32"):
@@ -340,10 +322,8 @@ def test_large_arrays_warn_like_small_ones() -> None:
 
 
 def test_step_warnings_point_at_the_caller() -> None:
-    from refimpl.schedules._base import _CHUNK
-
     schedule = ExponentialDecay(0.1, 10, 0.5)
-    for steps in (-1, np.array([-1, 2]), np.arange(-1, 3 * _CHUNK)):
+    for steps in (-1, np.array([-1, 2]), np.arange(-1, 400_000)):
         with pytest.warns(ScheduleWarning, match="negative") as record:
             schedule(steps)
         assert record[0].filename == __file__

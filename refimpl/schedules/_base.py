@@ -6,9 +6,7 @@ import inspect
 import math
 import numbers
 import operator
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any, ClassVar
 
@@ -29,14 +27,6 @@ __all__ = [
 #: float32 holds every integer up to ``2**24`` exactly; beyond, the step cast rounds.
 FLOAT32_EXACT_INT_LIMIT = 2**24
 
-#: Steps per chunk when a large array is evaluated on the thread pool, each thread
-#: taking one contiguous part in chunks of this size (512 KB as float32, half the L2
-#: cache; measured on 10**6 steps: 2**17 beats 2**16 and 2**18 -- smaller chunks lose
-#: to per-operation overhead, larger ones to the cache).
-_CHUNK = 2**17
-_WORKERS = min(4, os.cpu_count() or 1)
-_POOL: ThreadPoolExecutor | None = None
-
 #: The memo covers steps below this (int32 steps, exact in float32, no step warnings).
 _MEMO_LIMIT = FLOAT32_EXACT_INT_LIMIT - 512
 
@@ -44,13 +34,6 @@ _MEMO_LIMIT = FLOAT32_EXACT_INT_LIMIT - 512
 #: lesson's plotting loop) evaluates ``[step, step + _MEMO_BLOCK)`` in one vectorised
 #: call and serves the following calls from it (see ``LearningRateSchedule.__call__``).
 _MEMO_BLOCK = 512
-
-
-def _thread_pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="refimpl-schedule")
-    return _POOL
 
 
 _EXACT_INT_LIMITS = {np.dtype(np.float16): 2**11, np.dtype(np.float32): 2**24}
@@ -399,12 +382,7 @@ class LearningRateSchedule:
             self._warn_about_steps(step)
             return np.asarray(_evaluate_quietly(self, step))
         checked = _check_step(step)
-        if isinstance(checked, np.ndarray):
-            shape = checked.shape
-            if checked.size >= 2 * _CHUNK:
-                return self._evaluate_in_chunks(checked)  # warns too
-        else:
-            shape = ()
+        shape = checked.shape if isinstance(checked, np.ndarray) else ()
         self._warn_about_steps(checked)
         return _shaped(_evaluate_quietly(self, checked), shape)
 
@@ -490,35 +468,6 @@ class LearningRateSchedule:
             state, slots = state
         state = {k: v for k, v in (state or {}).items() if k not in _MEMO_KEYS}
         return (state, slots) if slots is not None else state
-
-    def _evaluate_in_chunks(self, steps: np.ndarray) -> np.ndarray:
-        """Large arrays: one contiguous part per thread (NumPy releases the GIL), each
-        evaluated in cache-sized chunks; the steps' range for the warnings is taken
-        chunk by chunk too, while each chunk is in cache.
-
-        Every formula is elementwise, so the result is bit-for-bit the one-shot result;
-        the temporaries stay in cache instead of making ~10 passes over memory.
-        """
-        flat = steps.reshape(-1)
-        with np.errstate(all="ignore"):  # one step gives the dtype
-            dtype = np.asarray(self.evaluate(flat[:1])).dtype
-        out = np.empty(flat.size, dtype=dtype)
-        ranges: list[tuple[Any, Any]] = []
-
-        def fill(part: tuple[int, int]) -> None:
-            with np.errstate(all="ignore"):
-                for lo in range(part[0], part[1], _CHUNK):
-                    hi = min(lo + _CHUNK, part[1])
-                    chunk = flat[lo:hi]
-                    ranges.append((chunk.min(), chunk.max()))
-                    out[lo:hi] = numpy_ops.flush_subnormals(self.evaluate(chunk))
-
-        per_thread = -(-flat.size // _WORKERS)
-        parts = [(lo, min(lo + per_thread, flat.size)) for lo in range(0, flat.size, per_thread)]
-        list(_thread_pool().map(fill, parts))
-        los, his = zip(*ranges, strict=True)
-        self._warn_about_range(np.min(los), np.max(his), flat.dtype)
-        return out.reshape(steps.shape)
 
     def exact(self, step: npt.ArrayLike) -> np.ndarray:
         """The learning rate at ``step`` in float64 "true math".

@@ -151,30 +151,17 @@ def draw_configs(name: str, n: int, seed: int) -> list[dict[str, Any]]:
 
 def as_float64(name: str, config: dict[str, Any]) -> dict[str, Any]:
     """The same configuration computing in float64: the rate(s) that set the dtype become
-    ``np.float64`` (Keras's rule: the dtype is that of ``initial_learning_rate``).
+    ``np.float64`` (Keras's rule: the dtype is that of ``initial_learning_rate``), as the
+    schedule class says (:meth:`~refimpl.schedules.LearningRateSchedule.with_dtype`).
 
     >>> as_float64("ExponentialDecay", {"initial_learning_rate": 0.1, "decay_steps": 1,
     ...                                 "decay_rate": 0.5})["initial_learning_rate"]
     np.float64(0.1)
     """
-    out = dict(config)
-    if name == "PiecewiseConstantDecay":
-        out["values"] = [np.float64(v) for v in config["values"]]
-    elif name == "LinearWarmup":
-        out["schedule"] = _child_float64(config["schedule"])
-    elif name == "SequentialSchedule":
-        out["schedules"] = [_child_float64(child) for child in config["schedules"]]
-    elif isinstance(config.get("initial_learning_rate"), dict):
-        out["initial_learning_rate"] = _child_float64(config["initial_learning_rate"])
-    elif "initial_learning_rate" in config:
-        out["initial_learning_rate"] = np.float64(config["initial_learning_rate"])
-    return out
-
-
-def _child_float64(serialized: dict[str, Any]) -> dict[str, Any]:
-    name = serialized["registered_name"] or serialized["class_name"]
-    name = name.split(">", 1)[-1]
-    return {**serialized, "config": as_float64(name, serialized["config"])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScheduleWarning)
+        schedule = ref.deserialize({"class_name": name, "config": config})
+    return dict(schedule.with_dtype("float64").get_config())
 
 
 def step_grid(name: str, config: dict[str, Any], n_random: int, rng: np.random.Generator) -> Any:

@@ -275,13 +275,24 @@ def common_operands(tr: Tracer, root: Node) -> Node:
     InstCombine's ``foldSelectOpOp``.  Runs before :func:`~refimpl.modes.xla.contract_fma`
     (the backend fuses after InstCombine), so the products ``x`` and ``y`` are no
     longer fused with the addition.  Measured in jaxlib 0.10.2's LLVM IR
-    (``select i1 %c, float %x, float %y`` then one ``fadd``)."""
+    (``select i1 %c, float %x, float %y`` then one ``fadd``).
+
+    The new ``where(c, x, y)`` is folded again (InstCombine's worklist revisits the
+    select it created), down to arms that differ in their operation or share no
+    operand -- a call such as ``cos`` stops it (``foldSelectOpOp`` takes binary
+    operators only).  The product above the hoisted select may then fuse.  Measured:
+    ``join_schedules([cosine_decay_schedule(1.0, 1, 0.1), cosine_decay_schedule(1.0,
+    4, 0.1)], [0])`` compiles to ``select(c, cos(a), cos(b))``, ``fadd 1.0``, ``fmul
+    0.45``, ``fadd 0.1`` (the last two one FMA): 0.868198037147522 at count 1, where one
+    fold (unfused ``fmul`` and ``fadd``) gives 0.8681980967521667."""
     counts = consumers(root)
 
     def rewrite(node: Node) -> Node:
         if node.op != "where":
             return node
         cond, x, y = node.inputs
+        if _same_operand(x, y):  # InstSimplify: select(c, A, A) -> A
+            return x
         if x.op != y.op or x.op not in ("add", "subtract", "multiply") or x.dtype.kind != "f":
             return node
         if counts.get(id(x), 0) != 1 or counts.get(id(y), 0) != 1:
@@ -291,8 +302,8 @@ def common_operands(tr: Tracer, root: Node) -> Node:
             pairs += [((0, 1), (1, 0)), ((1, 0), (0, 1))]
         for (xs, ys), (xo, yo) in pairs:  # shared positions, other positions
             if _same_operand(x.inputs[xs], y.inputs[ys]):
-                picked = Node("where", (cond, x.inputs[xo], y.inputs[yo]), node.dtype, tr,
-                              name=f"{node.name}/v", scope=node.scope)  # fmt: skip
+                picked = rewrite(Node("where", (cond, x.inputs[xo], y.inputs[yo]), node.dtype,
+                                      tr, name=f"{node.name}/v", scope=node.scope))  # fmt: skip
                 operands = (picked, x.inputs[xs]) if xo == 0 else (x.inputs[xs], picked)
                 return Node(x.op, operands, node.dtype, tr, name=node.name, scope=node.scope)
         return node
@@ -424,10 +435,35 @@ JAX_XLA_CPU = Kernels(
     },
 )
 
-#: XLA's constant folding (the ``HloEvaluator``: C++ ``std::`` functions, glibc's): as
-#: refimpl's TensorFlow folding in float32, glibc's float64 functions.
+
+def _rounded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a float64 kernel) on float32 operands widened, rounded to float32."""
+
+    def kernel(*args: Any) -> Any:
+        return np.asarray(function(*args), np.float64).astype(np.float32)[()]
+
+    return kernel
+
+
+#: The float32 functions jaxlib 0.10.2's XLA folds in double, rounding the result: a
+#: correctly rounded ``log``, ``exp``, ``cos`` but for double rounding (glibc's float64
+#: functions here).  Measured on 40,000 constants (``jax.jit(lambda: jnp.log(x))()``
+#: for a constant float32 vector ``x``): 0 differ from ``fl(log(double(x)))``, 232 from
+#: glibc's ``logf`` (16 for ``exp``, 229 for ``cos``); ``power`` folds as glibc's
+#: ``powf`` (0 of 20,000 differ; 15 from the rounded double ``pow``).  Found by
+#: ``CosineDecayRestarts(t_mul=3.649712271094937)``: XLA's ``fl(1 / log(t_mul))`` is
+#: 0.7724106 (log 1.2946483, correctly rounded; glibc's ``logf`` gives 1.2946484 and
+#: 0.77241045), so the restart index at the end of the first cycle is 1, not 0.
+_FOLDED_IN_DOUBLE = ("log", "exp", "cos")
+
+#: XLA's constant folding: float32 ``log``, ``exp``, ``cos`` in double and rounded
+#: (:data:`_FOLDED_IN_DOUBLE`), glibc's ``powf`` and ``exp2f``; glibc's float64 functions.
 JAX_XLA_FOLD = Kernels(
-    "jax-xla-fold", {op: _by_dtype(_F32[op], f64) for op, f64 in _LIBM64.items()}
+    "jax-xla-fold",
+    {
+        op: _by_dtype(_rounded(f64) if op in _FOLDED_IN_DOUBLE else _F32[op], f64)
+        for op, f64 in _LIBM64.items()
+    },
 )
 
 

@@ -274,6 +274,18 @@ def test_a_select_climbs_through_every_common_operand() -> None:
     assert schedule(counts).tolist() == got.tolist()
 
 
+def test_one_minus_a_square_is_one_fma() -> None:
+    """polynomial_schedule(0, 1, power=2, transition_steps=5): ``(a * a) * -1 + 1`` is
+    ``fma(-a, a, 1)`` under jit (0.35999998450279236 at count 1; unfused 0.35999995...).
+    Found by ``--hypothesis-seed=7``."""
+    from refimpl.optax import polynomial_schedule
+
+    counts = np.arange(7)
+    got = oracle.optax_values(optax.polynomial_schedule(0.0, 1.0, 2, 5), counts)
+    assert got[1] == np.float32(0.35999998450279236)
+    assert polynomial_schedule(0.0, 1.0, 2, 5)(counts).tolist() == got.tolist()
+
+
 def test_jax_folds_a_constant_log_in_double() -> None:
     """``log(t_mul)`` of a constant is folded in double and rounded (1.2946483, the
     correctly rounded value: the exact log is 1.29464834918..., below the midpoint

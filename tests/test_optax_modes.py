@@ -157,6 +157,21 @@ def test_constant_log_exp_cos_fold_in_double_and_power_as_powf() -> None:
     assert _modes.JAX_XLA_FOLD.apply("power", [x, y], ()) == glibc.powf(x, y)
 
 
+def test_a_negated_product_plus_a_constant_fuses() -> None:
+    """``(a * a) * -1 + 1`` -> ``fma(-a, a, 1)`` (InstCombine makes it ``1 - a * a``)."""
+
+    def formula(xp, n):
+        a = 1 - xp.cast(n, np.float32) * 0.2
+        return xp.multiply(a * a, -1.0) + 1
+
+    node = _trace(formula)
+    assert str(node).startswith("fma(negative(")
+    a = fma_float32(F(-1), F(0.2), F(1))
+    fused = float(fma_float32(-a, a, F(1)))
+    assert fused != float(F(1) - F(a * a))  # the case distinguishes the two
+    assert run(node, [1]).tolist() == [fused] == [0.35999998450279236]  # jax.jit measured
+
+
 def test_different_addends_keep_their_fmas() -> None:
     def formula(xp, n):
         x = xp.cast(n, np.float32)

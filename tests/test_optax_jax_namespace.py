@@ -286,6 +286,19 @@ def test_one_minus_a_square_is_one_fma() -> None:
     assert polynomial_schedule(0.0, 1.0, 2, 5)(counts).tolist() == got.tolist()
 
 
+def test_a_subnormal_exponent_is_zero() -> None:
+    """torch's PolynomialLR(total_iters=1, power=5.03e-45) ported: the exponent is a
+    subnormal float32 constant, flushed by XLA, so the rate is 1.0 at every count (not
+    0.0 from ``total_iters`` on).  Found by ``--hypothesis-seed=5``."""
+    scheduler = build_torch_scheduler(
+        "PolynomialLR", {"total_iters": 1, "power": 5.0321484317896524e-45}, 1.0
+    )
+    counts = np.array([0, 1, 2])
+    got = oracle.optax_values(as_optax(scheduler), counts)
+    assert got.tolist() == [1.0, 1.0, 1.0]
+    assert jit_rates(scheduler, counts).tolist() == got.tolist()
+
+
 def test_jax_folds_a_constant_log_in_double() -> None:
     """``log(t_mul)`` of a constant is folded in double and rounded (1.2946483, the
     correctly rounded value: the exact log is 1.29464834918..., below the midpoint

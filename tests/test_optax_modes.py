@@ -172,6 +172,17 @@ def test_a_negated_product_plus_a_constant_fuses() -> None:
     assert run(node, [1]).tolist() == [fused] == [0.35999998450279236]  # jax.jit measured
 
 
+def test_subnormal_float32_constants_are_zeros() -> None:
+    """``pow(x, 5.6e-45)`` is ``pow(x, 0)``: 1 where x is 0 (glibc's ``powf`` gives 0)."""
+    tiny = float(np.float32(5.03e-45))
+    assert 0 < tiny < np.finfo(np.float32).smallest_normal
+    node = _trace(lambda xp, n: xp.power(1 - xp.minimum(xp.cast(n, np.float32), 1.0), tiny))
+    assert run(node, [0, 1, 2]).tolist() == [1.0, 1.0, 1.0]
+    assert _modes.JAX_XLA_FOLD.apply("power", [F(0), F(tiny)], ()) == 0  # unflushed
+    assert str(_modes.flushed(_modes.tracer("jit").constant(-tiny, np.float32)).value) == "-0.0"
+    assert _modes.tracer("jit").constant(5e-320, np.float64).value == 5e-320
+
+
 def test_different_addends_keep_their_fmas() -> None:
     def formula(xp, n):
         x = xp.cast(n, np.float32)

@@ -64,6 +64,7 @@ __all__ = [
     "common_operands",
     "common_subexpressions",
     "cube",
+    "flushed",
     "implied_selects",
     "lanes_apart",
     "negated_operands",
@@ -355,10 +356,11 @@ def _rebuild_with_originals(root: Node, rewrite: Any, counts: dict[int, int]) ->
 class JitTracer(Tracer):
     """XLA's tracer, knowing which constants are elements of a constant vector: a
     :class:`~refimpl.optax._ops.Lane` becomes a constant named ``lane:...``, and a
-    constant folded from one is one too."""
+    constant folded from one is one too.  A subnormal float constant is a signed zero
+    (:func:`flushed`)."""
 
     def constant(self, value: Any, dtype: Any = None, *, name: str = "Const") -> Node:
-        node = super().constant(value, dtype, name=name)
+        node = flushed(super().constant(value, dtype, name=name))
         if isinstance(value, Lane) and node.op == "const":
             return _renamed(node, _LANE + node.name)
         return node
@@ -368,6 +370,23 @@ class JitTracer(Tracer):
         if node.op == "const" and any(_is_lane(i) for i in inputs):
             return _renamed(node, _LANE + node.name)
         return node
+
+
+def flushed(node: Node) -> Node:
+    """``node`` with a subnormal float32 constant replaced by a zero of its sign: jaxlib
+    0.10.2 flushes subnormal float32 constants when it imports JAX's StableHLO (measured:
+    torch's ``PolynomialLR(total_iters=1, power=5.03e-45)`` ported, ``power(x,
+    5.605190e-45)`` in the StableHLO is ``power(x, 0)`` in the HLO before optimizations,
+    which LLVM folds to 1.0 at every count, where ``pow(0, 5.6e-45)`` would give 0.0 from
+    count 1 on).  float64 constants are kept: with x64, ``jax.jit(lambda x: x **
+    5e-320)(0.0)`` is 0.0."""
+    if node.op != "const" or node.dtype != np.float32:
+        return node
+    value = node.value
+    if value == 0 or not abs(value) < np.finfo(node.dtype).smallest_normal:
+        return node
+    zero = np.copysign(node.dtype.type(0), value)
+    return Node("const", (), node.dtype, node.tracer, value=zero, name=node.name, scope=node.scope)
 
 
 def _renamed(node: Node, name: str) -> Node:

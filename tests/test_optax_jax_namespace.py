@@ -4,10 +4,11 @@
 - every Keras schedule class and every torch closed form, run through
   :func:`refimpl.optax.as_optax` under ``jax.jit`` (one count at a time), gives what
   :func:`refimpl.optax.jit_rates` predicts from NumPy, bit for bit;
-- against Keras's own XLA mode (refimpl's TensorFlow model, ``mode="xla"``) the only
-  difference is jaxlib's ``minimum``, which XLA no longer splits: traced without that
-  split, refimpl's TensorFlow rules give JAX's values (and a pinned case shows where
-  the two part, past the end of a decay);
+- against Keras's own XLA mode (refimpl's TensorFlow model, ``mode="xla"``) the
+  differences are jaxlib's ``minimum``, which XLA no longer splits, and its folding of
+  constant ``log``/``exp``/``cos`` (in double): traced without that split and with
+  JAX's folding, refimpl's TensorFlow rules give JAX's values (and pinned cases show
+  where the two part, past the end of a decay and at a restart);
 - an Optax schedule through the namespace is Optax's function: the same values, dtype
   and weak type;
 - the port is an Optax schedule: ``optax.sgd`` applies it, ``inject_hyperparams``
@@ -252,19 +253,89 @@ def test_the_ports_scalars_reassociate_where_optaxs_vectors_do_not() -> None:
     assert own.tolist() == schedule(counts).tolist()
 
 
+def test_a_select_climbs_through_every_common_operand() -> None:
+    """join_schedules of two cosines (decay_steps 1 and 4, alpha 0.1) at boundary 0:
+    InstCombine hoists the select through ``+ 0.1``, ``* 0.45`` and ``1 +`` (down to the
+    two cosines), and the product then fuses.  Optax's own function under jit gives
+    0.868198037147522 at count 1; one fold only (unfused) would give 0.8681980967521667.
+    Found by the dev profile's random seed (``@reproduce_failure('6.170.27',
+    b'AXicY2BwZHJkAUIGR0YkzAClWRB8AGzPBSg=')`` of the test above)."""
+    from refimpl.optax import cosine_decay_schedule, join_schedules
+
+    theirs = optax.join_schedules(
+        [optax.cosine_decay_schedule(1.0, 1, 0.1), optax.cosine_decay_schedule(1.0, 4, 0.1)], [0]
+    )
+    schedule = join_schedules(
+        [cosine_decay_schedule(1.0, 1, 0.1), cosine_decay_schedule(1.0, 4, 0.1)], [0]
+    )
+    counts = np.arange(6)
+    got = oracle.optax_values(theirs, counts)
+    assert got[1] == np.float32(0.868198037147522)
+    assert schedule(counts).tolist() == got.tolist()
+
+
+def test_one_minus_a_square_is_one_fma() -> None:
+    """polynomial_schedule(0, 1, power=2, transition_steps=5): ``(a * a) * -1 + 1`` is
+    ``fma(-a, a, 1)`` under jit (0.35999998450279236 at count 1; unfused 0.35999995...).
+    Found by ``--hypothesis-seed=7``."""
+    from refimpl.optax import polynomial_schedule
+
+    counts = np.arange(7)
+    got = oracle.optax_values(optax.polynomial_schedule(0.0, 1.0, 2, 5), counts)
+    assert got[1] == np.float32(0.35999998450279236)
+    assert polynomial_schedule(0.0, 1.0, 2, 5)(counts).tolist() == got.tolist()
+
+
+def test_a_subnormal_exponent_is_zero() -> None:
+    """torch's PolynomialLR(total_iters=1, power=5.03e-45) ported: the exponent is a
+    subnormal float32 constant, flushed by XLA, so the rate is 1.0 at every count (not
+    0.0 from ``total_iters`` on).  Found by ``--hypothesis-seed=5``."""
+    scheduler = build_torch_scheduler(
+        "PolynomialLR", {"total_iters": 1, "power": 5.0321484317896524e-45}, 1.0
+    )
+    counts = np.array([0, 1, 2])
+    got = oracle.optax_values(as_optax(scheduler), counts)
+    assert got.tolist() == [1.0, 1.0, 1.0]
+    assert jit_rates(scheduler, counts).tolist() == got.tolist()
+
+
+def test_jax_folds_a_constant_log_in_double() -> None:
+    """``log(t_mul)`` of a constant is folded in double and rounded (1.2946483, the
+    correctly rounded value: the exact log is 1.29464834918..., below the midpoint
+    1.29464834933...), not by glibc's ``logf`` (1.2946484), which TensorFlow uses
+    (measured: Keras's ``CosineDecayRestarts`` below with ``jit_compile=True`` gives 0.0 at
+    step 1).  With ``fl(1 / log(t_mul))`` = 0.7724106 the restart index at the end of the
+    first cycle is 1 and the rate 1.0 (a new cycle); with 0.77241045 it is 0 and 0.0."""
+    from refimpl.kernels import glibc
+    from refimpl.schedules import CosineDecayRestarts
+
+    t = np.float32(3.649712271094937)
+    folded = jax.jit(lambda: jnp.log(t))()
+    assert np.float32(folded) == np.float32(1.2946483) == _modes.JAX_XLA_FOLD.apply("log", [t], ())
+    assert glibc.logf(t) == np.float32(1.2946484)
+    schedule = CosineDecayRestarts(1.0, 1, t_mul=3.649712271094937, alpha=0.0)
+    counts = np.array([0, 1, 2])
+    got = oracle.optax_values(as_optax(schedule), counts)
+    assert got.tolist() == [1.0, 1.0, float(np.float32(0.8259238))]
+    assert jit_rates(schedule, counts).tolist() == got.tolist()
+
+
 # --- against Keras's own XLA (refimpl's TensorFlow model) -------------------------------------
 
 
 def _xla_without_split(schedule, counts: np.ndarray) -> np.ndarray:
     """Keras's formula traced with refimpl.modes.xla's rules and passes (TensorFlow 2.21's
     XLA), without the split of ``minimum(float(step), C)`` and with ``pow(A, 3)`` (which
-    XLA has in both, refimpl's TensorFlow model lacks), on the int64 step."""
+    XLA has in both, refimpl's TensorFlow model lacks), on the int64 step, constants
+    folded as jaxlib's XLA folds them (:data:`~refimpl.optax._modes.JAX_XLA_FOLD`:
+    TensorFlow folds ``log(t_mul)`` with glibc's ``logf``, see
+    :func:`test_jax_folds_a_constant_log_in_double`)."""
     base = xla.tracer()
     tracer = _modes.JitTracer(
         name="xla-no-split",
         rules=(*base.rules, _modes.cube),
         passes=tuple(p for p in base.passes if p is not xla.split_minimum_of_the_step),
-        fold=base.fold,
+        fold=_modes.JAX_XLA_FOLD,
         runtime=base.runtime,
     )
     rate = schedule.evaluate(tracer.step(), xp=tracer)

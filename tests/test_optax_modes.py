@@ -119,6 +119,70 @@ def test_a_common_addend_leaves_the_select_and_unfuses_the_products() -> None:
     assert run(node, [9]).tolist() == [unfused]
 
 
+def test_the_hoisted_select_is_folded_again_and_its_product_fuses() -> None:
+    """where(c, (cos(a) + 1) * k + e, (cos(b) + 1) * k + e) -> fma(where(c, cos(a),
+    cos(b)) + 1, k, e): InstCombine revisits the select it made, down to the cosines."""
+    k, e = 0.45, 0.1
+
+    def formula(xp, n):
+        x = xp.cast(n, np.float32)
+        quarter = 0.7853981852531433  # fl(pi / 4), the measured case's
+        return xp.where(n < 0, (1 + xp.cos(x * 3.0)) * k + e, (1 + xp.cos(x * quarter)) * k + e)
+
+    node = _trace(formula)
+    assert str(node).startswith("fma(add(1.0, where(")
+    assert str(node).count("fma") == 1
+    arm = F(_modes.JAX_XLA_CPU.apply("cos", [F(0.7853981852531433)], ())) + F(1)
+    fused = float(fma_float32(arm, F(k), F(e)))
+    assert fused != float(F(arm * F(k)) + F(e))  # the case distinguishes the two
+    assert run(node, [1]).tolist() == [fused] == [0.868198037147522]  # jax.jit measured
+
+
+def test_constant_log_exp_cos_fold_in_double_and_power_as_powf() -> None:
+    """XLA folds float32 ``log``, ``exp``, ``cos`` of constants in double, rounded:
+    ``log(3.6497123)`` is 1.2946483 (exact 1.29464834918..., the midpoint to 1.2946484 is
+    1.29464834933...), where glibc's ``logf`` gives 1.2946484."""
+    from decimal import Decimal
+
+    from refimpl.kernels import glibc
+
+    t = F(3.649712271094937)
+    folded = _modes.JAX_XLA_FOLD.apply("log", [t], ())
+    low, high = F(1.2946483), F(1.2946484)
+    assert np.nextafter(low, F(2)) == high
+    exact = Decimal(float(t)).ln()
+    assert exact < (Decimal(float(low)) + Decimal(float(high))) / 2
+    assert (folded, glibc.logf(t)) == (low, high)
+    x, y = F(0.98), F(9.0)
+    assert _modes.JAX_XLA_FOLD.apply("power", [x, y], ()) == glibc.powf(x, y)
+
+
+def test_a_negated_product_plus_a_constant_fuses() -> None:
+    """``(a * a) * -1 + 1`` -> ``fma(-a, a, 1)`` (InstCombine makes it ``1 - a * a``)."""
+
+    def formula(xp, n):
+        a = 1 - xp.cast(n, np.float32) * 0.2
+        return xp.multiply(a * a, -1.0) + 1
+
+    node = _trace(formula)
+    assert str(node).startswith("fma(negative(")
+    a = fma_float32(F(-1), F(0.2), F(1))
+    fused = float(fma_float32(-a, a, F(1)))
+    assert fused != float(F(1) - F(a * a))  # the case distinguishes the two
+    assert run(node, [1]).tolist() == [fused] == [0.35999998450279236]  # jax.jit measured
+
+
+def test_subnormal_float32_constants_are_zeros() -> None:
+    """``pow(x, 5.6e-45)`` is ``pow(x, 0)``: 1 where x is 0 (glibc's ``powf`` gives 0)."""
+    tiny = float(np.float32(5.03e-45))
+    assert 0 < tiny < np.finfo(np.float32).smallest_normal
+    node = _trace(lambda xp, n: xp.power(1 - xp.minimum(xp.cast(n, np.float32), 1.0), tiny))
+    assert run(node, [0, 1, 2]).tolist() == [1.0, 1.0, 1.0]
+    assert _modes.JAX_XLA_FOLD.apply("power", [F(0), F(tiny)], ()) == 0  # unflushed
+    assert str(_modes.flushed(_modes.tracer("jit").constant(-tiny, np.float32)).value) == "-0.0"
+    assert _modes.tracer("jit").constant(5e-320, np.float64).value == 5e-320
+
+
 def test_different_addends_keep_their_fmas() -> None:
     def formula(xp, n):
         x = xp.cast(n, np.float32)

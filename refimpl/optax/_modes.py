@@ -21,7 +21,10 @@
     XLA folds them separately);
   * :func:`implied_selects`, :func:`common_operands` -- InstCombine's select folds
     (a select implied by an enclosing one disappears; ``select(c, x + e, y + e)`` is
-    ``select(c, x, y) + e``, so neither product is fused).
+    ``select(c, x, y) + e``, so neither product is fused; folded again down to the
+    first arms that differ);
+  * :func:`negated_operands` -- InstCombine's ``-x + c`` -> ``c - x``, after which a
+    product ``x`` fuses.
 
   Kernels: :data:`JAX_XLA_CPU` (XLA's float32 ``log``/``exp``, glibc's ``cosf``,
   ``powf``, ``exp2f``; glibc's float64 functions).
@@ -61,8 +64,10 @@ __all__ = [
     "common_operands",
     "common_subexpressions",
     "cube",
+    "flushed",
     "implied_selects",
     "lanes_apart",
+    "negated_operands",
     "tracer",
 ]
 
@@ -275,13 +280,24 @@ def common_operands(tr: Tracer, root: Node) -> Node:
     InstCombine's ``foldSelectOpOp``.  Runs before :func:`~refimpl.modes.xla.contract_fma`
     (the backend fuses after InstCombine), so the products ``x`` and ``y`` are no
     longer fused with the addition.  Measured in jaxlib 0.10.2's LLVM IR
-    (``select i1 %c, float %x, float %y`` then one ``fadd``)."""
+    (``select i1 %c, float %x, float %y`` then one ``fadd``).
+
+    The new ``where(c, x, y)`` is folded again (InstCombine's worklist revisits the
+    select it created), down to arms that differ in their operation or share no
+    operand -- a call such as ``cos`` stops it (``foldSelectOpOp`` takes binary
+    operators only).  The product above the hoisted select may then fuse.  Measured:
+    ``join_schedules([cosine_decay_schedule(1.0, 1, 0.1), cosine_decay_schedule(1.0,
+    4, 0.1)], [0])`` compiles to ``select(c, cos(a), cos(b))``, ``fadd 1.0``, ``fmul
+    0.45``, ``fadd 0.1`` (the last two one FMA): 0.868198037147522 at count 1, where one
+    fold (unfused ``fmul`` and ``fadd``) gives 0.8681980967521667."""
     counts = consumers(root)
 
     def rewrite(node: Node) -> Node:
         if node.op != "where":
             return node
         cond, x, y = node.inputs
+        if _same_operand(x, y):  # InstSimplify: select(c, A, A) -> A
+            return x
         if x.op != y.op or x.op not in ("add", "subtract", "multiply") or x.dtype.kind != "f":
             return node
         if counts.get(id(x), 0) != 1 or counts.get(id(y), 0) != 1:
@@ -291,13 +307,36 @@ def common_operands(tr: Tracer, root: Node) -> Node:
             pairs += [((0, 1), (1, 0)), ((1, 0), (0, 1))]
         for (xs, ys), (xo, yo) in pairs:  # shared positions, other positions
             if _same_operand(x.inputs[xs], y.inputs[ys]):
-                picked = Node("where", (cond, x.inputs[xo], y.inputs[yo]), node.dtype, tr,
-                              name=f"{node.name}/v", scope=node.scope)  # fmt: skip
+                picked = rewrite(Node("where", (cond, x.inputs[xo], y.inputs[yo]), node.dtype,
+                                      tr, name=f"{node.name}/v", scope=node.scope))  # fmt: skip
                 operands = (picked, x.inputs[xs]) if xo == 0 else (x.inputs[xs], picked)
                 return Node(x.op, operands, node.dtype, tr, name=node.name, scope=node.scope)
         return node
 
     return _rebuild_with_originals(root, rewrite, counts)
+
+
+def negated_operands(tr: Tracer, root: Node) -> Node:
+    """``-x + c`` and ``c + -x`` -> ``c - x``; ``c - -x`` -> ``c + x`` (InstCombine's
+    ``fadd (fneg A), B`` -> ``fsub B, A`` and ``fsub A, (fneg B)`` -> ``fadd A, B``).  Runs
+    before :func:`~refimpl.modes.xla.contract_fma`, so a product under the negation
+    fuses: ``1 - x * x`` is ``fma(-x, x, 1)``.  Measured: ``polynomial_schedule(0.0, 1.0,
+    power=2, transition_steps=5)`` keeps ``(a * a) * -1 + 1`` in jaxlib 0.10.2's optimized
+    HLO, and its LLVM IR is ``fsub float 1.0, (fmul %a, %a)``: 0.35999998450279236 at
+    count 1 (fused), where an unfused ``1 - a * a`` gives 0.35999995470046997."""
+
+    def rewrite(node: Node) -> Node:
+        if node.dtype.kind != "f" or node.op not in ("add", "subtract"):
+            return node
+        a, b = node.inputs
+        if node.op == "add" and a.op == "negative" and b.op != "negative":
+            a, b = b, a
+        if b.op != "negative":
+            return node
+        op = "subtract" if node.op == "add" else "add"
+        return Node(op, (a, b.inputs[0]), node.dtype, tr, name=node.name, scope=node.scope)
+
+    return rebuild(root, rewrite)
 
 
 def _rebuild_with_originals(root: Node, rewrite: Any, counts: dict[int, int]) -> Node:
@@ -317,10 +356,11 @@ def _rebuild_with_originals(root: Node, rewrite: Any, counts: dict[int, int]) ->
 class JitTracer(Tracer):
     """XLA's tracer, knowing which constants are elements of a constant vector: a
     :class:`~refimpl.optax._ops.Lane` becomes a constant named ``lane:...``, and a
-    constant folded from one is one too."""
+    constant folded from one is one too.  A subnormal float constant is a signed zero
+    (:func:`flushed`)."""
 
     def constant(self, value: Any, dtype: Any = None, *, name: str = "Const") -> Node:
-        node = super().constant(value, dtype, name=name)
+        node = flushed(super().constant(value, dtype, name=name))
         if isinstance(value, Lane) and node.op == "const":
             return _renamed(node, _LANE + node.name)
         return node
@@ -330,6 +370,23 @@ class JitTracer(Tracer):
         if node.op == "const" and any(_is_lane(i) for i in inputs):
             return _renamed(node, _LANE + node.name)
         return node
+
+
+def flushed(node: Node) -> Node:
+    """``node`` with a subnormal float32 constant replaced by a zero of its sign: jaxlib
+    0.10.2 flushes subnormal float32 constants when it imports JAX's StableHLO (measured:
+    torch's ``PolynomialLR(total_iters=1, power=5.03e-45)`` ported, ``power(x,
+    5.605190e-45)`` in the StableHLO is ``power(x, 0)`` in the HLO before optimizations,
+    which LLVM folds to 1.0 at every count, where ``pow(0, 5.6e-45)`` would give 0.0 from
+    count 1 on).  float64 constants are kept: with x64, ``jax.jit(lambda x: x **
+    5e-320)(0.0)`` is 0.0."""
+    if node.op != "const" or node.dtype != np.float32:
+        return node
+    value = node.value
+    if value == 0 or not abs(value) < np.finfo(node.dtype).smallest_normal:
+        return node
+    zero = np.copysign(node.dtype.type(0), value)
+    return Node("const", (), node.dtype, node.tracer, value=zero, name=node.name, scope=node.scope)
 
 
 def _renamed(node: Node, name: str) -> Node:
@@ -346,6 +403,7 @@ JIT_PASSES = (
     common_subexpressions,
     xla.zero_products,
     implied_selects,
+    negated_operands,
     common_operands,
     xla.contract_fma,
 )
@@ -424,10 +482,35 @@ JAX_XLA_CPU = Kernels(
     },
 )
 
-#: XLA's constant folding (the ``HloEvaluator``: C++ ``std::`` functions, glibc's): as
-#: refimpl's TensorFlow folding in float32, glibc's float64 functions.
+
+def _rounded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a float64 kernel) on float32 operands widened, rounded to float32."""
+
+    def kernel(*args: Any) -> Any:
+        return np.asarray(function(*args), np.float64).astype(np.float32)[()]
+
+    return kernel
+
+
+#: The float32 functions jaxlib 0.10.2's XLA folds in double, rounding the result: a
+#: correctly rounded ``log``, ``exp``, ``cos`` but for double rounding (glibc's float64
+#: functions here).  Measured on 40,000 constants (``jax.jit(lambda: jnp.log(x))()``
+#: for a constant float32 vector ``x``): 0 differ from ``fl(log(double(x)))``, 232 from
+#: glibc's ``logf`` (16 for ``exp``, 229 for ``cos``); ``power`` folds as glibc's
+#: ``powf`` (0 of 20,000 differ; 15 from the rounded double ``pow``).  Found by
+#: ``CosineDecayRestarts(t_mul=3.649712271094937)``: XLA's ``fl(1 / log(t_mul))`` is
+#: 0.7724106 (log 1.2946483, correctly rounded; glibc's ``logf`` gives 1.2946484 and
+#: 0.77241045), so the restart index at the end of the first cycle is 1, not 0.
+_FOLDED_IN_DOUBLE = ("log", "exp", "cos")
+
+#: XLA's constant folding: float32 ``log``, ``exp``, ``cos`` in double and rounded
+#: (:data:`_FOLDED_IN_DOUBLE`), glibc's ``powf`` and ``exp2f``; glibc's float64 functions.
 JAX_XLA_FOLD = Kernels(
-    "jax-xla-fold", {op: _by_dtype(_F32[op], f64) for op, f64 in _LIBM64.items()}
+    "jax-xla-fold",
+    {
+        op: _by_dtype(_rounded(f64) if op in _FOLDED_IN_DOUBLE else _F32[op], f64)
+        for op, f64 in _LIBM64.items()
+    },
 )
 
 

@@ -52,6 +52,7 @@ from refimpl.translate.targets import (
     Candidate,
     Target,
     boundary_trap,
+    candidate,
     choose,
     comment,
     periodic_after,
@@ -137,20 +138,10 @@ def _without_class(plan: _Plan) -> str:
 
 
 def _candidate(source: Source, plan: _Plan) -> Candidate:
-    def build(notes: tuple[str, ...]) -> Target:
-        reference, side = _side(plan)
-        return Target(
-            "keras",
-            plan.kind,
-            plan.name,
-            _render(source, plan),
-            side,
-            plan.structural,
-            (*source.notes, *notes),
-            reference,
-        )
-
-    return Candidate(plan.kind, plan.name, build, plan.structural)
+    return candidate(
+        "keras", plan.kind, plan.name, plan.structural, source.notes,
+        side=lambda: _side(plan), render=lambda: _render(source, plan),
+    )  # fmt: skip
 
 
 # --- the built-ins -------------------------------------------------------------------------

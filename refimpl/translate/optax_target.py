@@ -56,7 +56,14 @@ import numpy as np
 from refimpl.translate.differences import Side, Structural
 from refimpl.translate.python_formulas import literal, milestones_of
 from refimpl.translate.sources import Source
-from refimpl.translate.targets import Candidate, Target, choose, comment, periodic_after
+from refimpl.translate.targets import (
+    Candidate,
+    Target,
+    candidate,
+    choose,
+    comment,
+    periodic_after,
+)
 
 __all__ = ["BUILTINS", "NOT_TRANSLATED", "translate"]
 
@@ -160,20 +167,10 @@ def _side(source: Source, plan: _Plan) -> tuple[Any, Side]:
 
 
 def _candidate(source: Source, plan: _Plan) -> Candidate:
-    def build(notes: tuple[str, ...]) -> Target:
-        reference, side = _side(source, plan)
-        return Target(
-            "optax",
-            plan.kind,
-            plan.name,
-            _render(source, plan),
-            side,
-            plan.structural,
-            (*source.notes, *notes),
-            reference,
-        )
-
-    return Candidate(plan.kind, plan.name, build, plan.structural)
+    return candidate(
+        "optax", plan.kind, plan.name, plan.structural, source.notes,
+        side=lambda: _side(source, plan), render=lambda: _render(source, plan),
+    )  # fmt: skip
 
 
 def _whole(value: Any) -> int | None:

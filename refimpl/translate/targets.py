@@ -33,6 +33,7 @@ __all__ = [
     "Candidate",
     "Target",
     "boundary_trap",
+    "candidate",
     "choose",
     "comment",
     "periodic_after",
@@ -71,6 +72,28 @@ class Candidate:
     name: str
     build: Callable[[tuple[str, ...]], Target]
     structural: tuple[Structural, ...] = ()
+
+
+def candidate(
+    framework: str,
+    kind: str,
+    name: str,
+    structural: tuple[Structural, ...],
+    notes: tuple[str, ...],
+    *,
+    side: Callable[[], tuple[Any, Side]],
+    render: Callable[[], str],
+) -> Candidate:
+    """A :class:`Candidate` whose ``build`` computes ``side()`` (the reference and what
+    it computes), renders the code and adds the choice's notes to ``notes``."""
+
+    def build(extra: tuple[str, ...]) -> Target:
+        reference, computed = side()
+        code = render()
+        return Target(framework, kind, name, code, computed, structural, (*notes, *extra),
+                      reference)  # fmt: skip
+
+    return Candidate(kind, name, build, structural)
 
 
 def _span(mask: np.ndarray) -> str:

@@ -56,6 +56,7 @@ from refimpl.translate.targets import (
     Candidate,
     Target,
     boundary_trap,
+    candidate,
     choose,
     comment,
     periodic_after,
@@ -197,20 +198,10 @@ def _side(source: Source, plan: _Plan) -> tuple[Any, Side]:
 
 
 def _candidate(source: Source, plan: _Plan) -> Candidate:
-    def build(notes: tuple[str, ...]) -> Target:
-        reference, side = _side(source, plan)
-        return Target(
-            "torch",
-            plan.kind,
-            plan.name,
-            _render(source, plan),
-            side,
-            plan.structural,
-            (*source.notes, *notes),
-            reference,
-        )
-
-    return Candidate(plan.kind, plan.name, build, plan.structural)
+    return candidate(
+        "torch", plan.kind, plan.name, plan.structural, source.notes,
+        side=lambda: _side(source, plan), render=lambda: _render(source, plan),
+    )  # fmt: skip
 
 
 # --- the built-ins -------------------------------------------------------------------------

@@ -48,6 +48,7 @@ __all__ = [
     "plotting",
     "progbar",
     "report",
+    "runs",
     "schedules",
     "translate",
     "ulps",
@@ -60,7 +61,7 @@ __all__ = [
 #    Not ``torch`` or ``optax`` either (NumPy only, but ``from refimpl import *`` would bind
 #    the names over PyTorch and Optax themselves); they are imported on first use too.
 
-#: Every public submodule; all but ``exceptions``, ``numpy_ops``, ``ulps`` and
+#: Every public submodule; all but ``exceptions``, ``numpy_ops``, ``ulps``, ``runs`` and
 #: ``schedules`` (which the schedules need) are imported on first use by :func:`__getattr__`.
 _SUBMODULES = (frozenset(__all__) - {"ScheduleWarning", "Sequential", "__version__"}) | {
     "optax",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from refimpl.runs import steps_per_epoch
 from refimpl.schedules import (
     ExponentialDecay,
     InverseTimeDecay,
@@ -21,20 +22,6 @@ from refimpl.schedules import (
 )
 
 __all__ = ["LESSON", "LessonConfig", "steps_per_epoch"]
-
-
-def steps_per_epoch(samples: int, batch_size: int) -> int:
-    """Optimizer steps in one epoch: one per batch, the last one possibly partial.
-
-    >>> steps_per_epoch(60_000, 64)
-    938
-    """
-    if samples < 1 or batch_size < 1:
-        raise ValueError(
-            f"samples and batch_size must be >= 1. Received: samples={samples}, "
-            f"batch_size={batch_size}"
-        )
-    return -(-samples // batch_size)  # ceil in integers: exact for any size
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ Imports nothing heavier than NumPy and Hypothesis.  The comparison itself
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from refimpl.comparison import tolerance, ulp_distance, within_bounds
+from refimpl.exceptions import ScheduleWarning
 from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES
 
 __all__ = [
@@ -89,6 +91,7 @@ __all__ = [
     "torch_scheduler_configs",
     "torch_sequential_lr",
     "torch_step_lr",
+    "training_runs",
     "training_steps",
     "ulp_distance",
     "within_bounds",
@@ -321,6 +324,24 @@ def schedule_batches(
 
 
 @st.composite
+def training_runs(draw: st.DrawFn, *, max_steps: int = 20_000) -> Any:
+    """Training runs (:class:`refimpl.runs.TrainingRun`) of at most ``max_steps`` steps:
+    one epoch or many, one step an epoch or hundreds, a partial last batch or not.
+
+    >>> from hypothesis import find
+    >>> find(training_runs(), lambda run: run.epochs > 1 and run.steps_per_epoch > 1)
+    TrainingRun(samples=2, batch_size=1, epochs=2)
+    """
+    from refimpl.runs import TrainingRun
+
+    batch_size = draw(st.sampled_from([1, 7, 32, 64, 128]) | st.integers(1, 1000))
+    epochs = draw(st.integers(1, 12))
+    per_epoch = draw(st.integers(1, max(1, max_steps // epochs)))
+    samples = draw(st.integers((per_epoch - 1) * batch_size + 1, per_epoch * batch_size))
+    return TrainingRun(samples, batch_size, epochs)
+
+
+@st.composite
 def training_steps(draw: st.DrawFn, schedules: Sequence[Any], *, random: int = 24) -> np.ndarray:
     """Steps at which to check ``schedules``: every edge of each (step 0, boundaries,
     decay and warmup ends, restarts) and its neighbours, ``2**24`` and its neighbours,
@@ -339,50 +360,21 @@ def training_steps(draw: st.DrawFn, schedules: Sequence[Any], *, random: int = 2
     return np.array(sorted(near | set(extra)), dtype=np.int64)
 
 
-def _children_edges(config: dict[str, Any]) -> list[int]:
-    edges: list[int] = []
-    for key, value in config.items():
-        if key in ("decay_steps", "first_decay_steps", "warmup_steps"):
-            base = int(value)
-            edges += [base, base + (config.get("warmup_steps", 0) if key == "decay_steps" else 0)]
-    for b in config.get("boundaries", []):
-        edges.append(int(b))
-    return edges
-
-
 def edge_steps(name: str, config: dict[str, Any]) -> list[int]:
-    """The steps where schedule ``name`` with ``config`` changes regime, each ±1.
-
-    Step 0, every boundary, ``decay_steps`` (and its multiples for staircase/cycle),
-    the warmup end, restart steps of ``CosineDecayRestarts``, and ``2**24``.
+    """The steps where schedule ``name`` with ``config`` changes regime, each ±1: the
+    class's own :meth:`~refimpl.schedules.LearningRateSchedule.edge_steps` (step 0,
+    boundaries, the end of a decay or warmup, staircase switches, restarts) and
+    ``2**24``, float32's exact-integer limit.
 
     >>> edge_steps("PiecewiseConstantDecay", {"boundaries": [10], "values": [1.0, 0.5]})
     [0, 1, 9, 10, 11, 16777215, 16777216]
     """
-    edges = [0, MAX_STEP]
-    edges += _children_edges(config)
-    if name in ("ExponentialDecay", "InverseTimeDecay", "NaturalExpDecay") and config.get(
-        "staircase"
-    ):
-        edges += [k * int(config["decay_steps"]) for k in (1, 2, 3)]
-    if name == "PolynomialDecay" and config.get("cycle"):
-        edges += [k * int(config["decay_steps"]) for k in (2, 3)]
-    if name == "CosineDecayRestarts":
-        first, t_mul = float(config["first_decay_steps"]), float(config["t_mul"])
-        total, period = 0.0, first
-        for _ in range(40):
-            total += period
-            period *= t_mul
-            if total > MAX_STEP or period < 1e-9:
-                break
-            edges.append(round(total))
-    if name == "LinearWarmup":
-        w = int(config["warmup_steps"])
-        inner = config["schedule"]
-        edges += [w] + [w + e for e in edge_steps(inner["class_name"], inner["config"])]
-    if name == "SequentialSchedule":
-        for b, child in zip([0, *config["boundaries"]], config["schedules"]):
-            edges += [b + e for e in edge_steps(child["class_name"], child["config"])]
+    from refimpl.schedules import schedule_class
+
+    with warnings.catch_warnings():  # the caller builds the schedule and sees its warnings
+        warnings.simplefilter("ignore", ScheduleWarning)
+        schedule = schedule_class(name).from_config(config)
+    edges = [*schedule.edge_steps(), MAX_STEP]
     out = {e + d for e in edges for d in (-1, 0, 1)}
     return sorted(e for e in out if 0 <= e <= MAX_STEP)
 

@@ -28,7 +28,7 @@ HEAVY = (
 )
 
 #: What the schedules need, so ``import refimpl`` loads it; everything else is lazy.
-EAGER = frozenset({"exceptions", "kernels", "numpy_ops", "schedules", "modes", "ulps"})
+EAGER = frozenset({"exceptions", "kernels", "numpy_ops", "schedules", "modes", "runs", "ulps"})
 
 PUBLIC_SUBMODULES = sorted(
     info.name for info in pkgutil.iter_modules(refimpl.__path__) if not info.name.startswith("_")

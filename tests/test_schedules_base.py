@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import pickle
+import types
 import warnings
 
 import numpy as np
@@ -12,16 +13,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from refimpl import ScheduleWarning
+from refimpl import ScheduleWarning, numpy_ops
 from refimpl.schedules import (
     EXTRA_SCHEDULES,
     KERAS_SCHEDULES,
     CosineDecay,
     ExponentialDecay,
     InverseTimeDecay,
+    LinearCosineDecay,
     PiecewiseConstantDecay,
+    PolynomialDecay,
 )
-from refimpl.schedules._base import _MEMO_BLOCK, _MEMO_LIMIT, _snapshot
+from refimpl.schedules._base import (
+    _MEMO_BLOCK,
+    _MEMO_LIMIT,
+    REGISTRY,
+    LearningRateSchedule,
+    _missing_knowledge,
+    _snapshot,
+)
 from refimpl.testing import edge_steps, schedule_configs
 
 ALL_SCHEDULES = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
@@ -345,23 +355,46 @@ def test_empty_step_arrays_give_empty_results(name: str) -> None:
 # --- what each schedule class knows about itself -------------------------------------------
 
 #: A hand-made example per class whose edges, horizon and counterpart are derived below.
-KNOWN = {
-    "ExponentialDecay": (
-        ExponentialDecay(0.1, 10, 0.5, staircase=True),
-        [0, 10, 20, 30],
-        None,
-    ),
-    "PiecewiseConstantDecay": (
-        PiecewiseConstantDecay([5, 9], [0.3, 0.2, 0.1]),
-        [0, 5, 9],
-        10,  # values[-1] from boundary + 1 on
-    ),
-    "CosineDecay": (
-        CosineDecay(0.0, 100, warmup_target=1.0, warmup_steps=20),
-        [0, 20, 100, 120],
-        120,
-    ),
-}
+with warnings.catch_warnings():  # infinite horizons and a warmup without target warn
+    warnings.simplefilter("ignore", ScheduleWarning)
+    KNOWN = {
+        "ExponentialDecay": (
+            ExponentialDecay(0.1, 10, 0.5, staircase=True),
+            [0, 10, 20, 30],
+            None,
+        ),
+        "PiecewiseConstantDecay": (
+            PiecewiseConstantDecay([5, 9], [0.3, 0.2, 0.1]),
+            [0, 5, 9],
+            10,  # values[-1] from boundary + 1 on
+        ),
+        "CosineDecay": (
+            CosineDecay(0.0, 100, warmup_target=1.0, warmup_steps=20),
+            [0, 20, 100, 120],
+            120,
+        ),
+        # Non-integer step counts: the first integer step at or past them (100 < 100.5).
+        "PolynomialDecay, decay_steps=100.5": (PolynomialDecay(0.1, 100.5, 0.01), [0, 101], 101),
+        "CosineDecay, 10.5 + 100.5 steps": (
+            CosineDecay(0.0, 100.5, warmup_target=1.0, warmup_steps=10.5),
+            [0, 11, 101, 111],
+            111,
+        ),
+        # A warmup without warmup_target is no warmup (Keras skips it): the decay alone.
+        "CosineDecay, warmup_steps without a target": (
+            CosineDecay(0.1, 100, warmup_steps=20),
+            [0, 100],
+            100,
+        ),
+        # An infinite horizon (accepted with a warning): no end, no edge there.
+        "PolynomialDecay, decay_steps=inf": (PolynomialDecay(0.1, math.inf), [0], None),
+        "ExponentialDecay, decay_steps=inf": (
+            ExponentialDecay(0.1, math.inf, 0.5, staircase=True),
+            [0],
+            None,
+        ),
+        "LinearCosineDecay, decay_steps=inf": (LinearCosineDecay(0.1, math.inf), [0], None),
+    }
 
 
 @pytest.mark.parametrize("name", list(KNOWN))
@@ -369,20 +402,84 @@ def test_edges_and_horizon_of_hand_made_examples(name: str) -> None:
     schedule, edges, horizon = KNOWN[name]
     assert schedule.edge_steps() == edges
     assert schedule.horizon() == horizon
+    if horizon is not None:  # constant from the horizon on, not one step earlier
+        rates = schedule(np.arange(horizon - 1, horizon + 3))
+        assert np.all(rates[1:] == rates[1]), rates
+        assert rates[0] != rates[1], rates
 
 
 def test_every_registered_class_declares_what_the_project_knows() -> None:
-    """A new schedule is one file: the registry finds it, and it must name its formula
-    and its counterpart (None only where no framework computes it)."""
+    """A new schedule is one file: the registry finds it, it defines every entry of
+    KNOWLEDGE itself (or through a registered base), and its counterpart names it."""
     from refimpl.schedules import SCHEDULES
 
     assert set(SCHEDULES) == set(ALL_SCHEDULES)
     for name, cls in SCHEDULES.items():
+        assert _missing_knowledge(cls) == [], name
         assert "formula" in vars(cls), name
-        assert "counterpart" in vars(cls) or name in ("LinearWarmup", "SequentialSchedule"), name
         assert cls.counterpart is None or cls.counterpart.endswith(
             (name, "natural_exp_decay", "linear_cosine_decay", "(decay=...)")
         ), name
+
+
+def _ramp(step, initial_learning_rate, *, xp=numpy_ops, dtype=None):  # type: ignore[no-untyped-def]
+    return xp.cast(initial_learning_rate, dtype or "float32") * xp.cast(step, dtype or "float32")
+
+
+class _Ramp:
+    """Everything a registered schedule must define, for the class built below."""
+
+    formula = staticmethod(_ramp)
+    counterpart = None
+    exact_arithmetic = True
+    step_arguments = ()
+
+    def __init__(self, initial_learning_rate: float, name: str = "Ramp") -> None:
+        self.initial_learning_rate, self.name = initial_learning_rate, name
+
+    def _edges(self) -> list[int]:
+        return []
+
+    def horizon(self) -> None:
+        return None
+
+    def _findings(self, run: object, rates: object) -> list[object]:
+        return []
+
+
+def _schedule_class(family: str | None, leave_out: str = "") -> type:
+    members = {k: v for k, v in vars(_Ramp).items() if k != leave_out and not k.startswith("__")}
+    members["__init__"] = _Ramp.__init__
+    return types.new_class(
+        "RampForTheTest", (LearningRateSchedule,), {"family": family}, lambda ns: ns.update(members)
+    )
+
+
+@pytest.mark.parametrize(
+    "leave_out",
+    [
+        "formula",
+        "counterpart",
+        "exact_arithmetic",
+        "_edges",
+        "horizon",
+        "step_arguments",
+        "_findings",
+    ],
+)
+def test_a_class_missing_any_knowledge_cannot_register(leave_out: str) -> None:
+    """Registration refuses a class that leaves any entry of KNOWLEDGE to the base class
+    (the accuracy may come from exact_arithmetic, _forward_error or children), naming it;
+    the same class registers with it, and unregistered subclasses need none of them."""
+    with pytest.raises(TypeError, match=f"RampForTheTest.*missing: .*{leave_out}"):
+        _schedule_class("extra", leave_out)
+    assert "RampForTheTest" not in REGISTRY
+    assert _schedule_class(None, leave_out).family is None  # not registered: no check
+    try:
+        assert _schedule_class("extra")(0.5)(np.array([2])).tolist() == [1.0]
+        assert REGISTRY["RampForTheTest"].family == "extra"
+    finally:
+        REGISTRY.pop("RampForTheTest", None)
 
 
 @pytest.mark.parametrize("name", list(ALL_SCHEDULES))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+import typing
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,8 @@ from refimpl.cli.common import ArgumentParser, CommandError, check_step_count, o
 from refimpl.cli.expression import epoch_function_from_text
 from refimpl.exceptions import ScheduleWarning
 from refimpl.keras_config import read_config_file, schedule_config
-from refimpl.lesson import LESSON, LessonConfig, steps_per_epoch
+from refimpl.lesson import LESSON, LessonConfig
+from refimpl.runs import TrainingRun
 from refimpl.schedules import EXTRA_SCHEDULES, KERAS_SCHEDULES, LearningRateSchedule, deserialize
 
 __all__ = [
@@ -53,33 +55,40 @@ __all__ = [
 SCHEDULES: dict[str, type[LearningRateSchedule]] = {**KERAS_SCHEDULES, **EXTRA_SCHEDULES}
 #: Arguments given as comma-separated lists.
 _LIST_ARGS = frozenset({"boundaries", "values"})
-#: Schedules that nest other schedules: only ``--from-config`` describes them.
-_NESTED = frozenset({"LinearWarmup", "SequentialSchedule"})
 #: The most epochs a run may have (a LearningRateScheduler's function runs once per epoch).
 MAX_EPOCHS = 100_000
+
+
+def _nests(cls: type[LearningRateSchedule]) -> bool:
+    """Whether an argument of ``cls`` can only be a schedule or a list of schedules
+    (``LinearWarmup``, ``SequentialSchedule``): only ``--from-config`` describes those.
+
+    >>> from refimpl.schedules import LinearWarmup, TimeBasedDecay
+    >>> _nests(LinearWarmup), _nests(TimeBasedDecay)  # TimeBasedDecay takes a float too
+    (True, False)
+    """
+    hints = typing.get_type_hints(cls.__init__)
+    return any(
+        hint is LearningRateSchedule or typing.get_args(hint) == (LearningRateSchedule,)
+        for hint in hints.values()
+    )
 
 
 def _g(x: float) -> str:
     return f"{x:.6g}"
 
 
-@dataclass(frozen=True)
-class RunShape:
-    """How many optimizer steps a training run has.
+class RunShape(TrainingRun):
+    """A :class:`~refimpl.runs.TrainingRun` given on the command line: each field an
+    integer >= 1, the run at most ``MAX_EPOCHS`` epochs and ``MAX_STEPS`` steps (a
+    :class:`~refimpl.cli.common.CommandError` names the options).
 
-    Each field must be an integer >= 1; the run at most ``MAX_EPOCHS`` epochs and
-    ``MAX_STEPS`` steps (a :class:`~refimpl.cli.common.CommandError` names the options).
-
-    >>> shape = RunShape(60_000, 64, 5)
-    >>> shape.steps_per_epoch, shape.total_steps, shape.last_batch
-    (938, 4690, 32)
-    >>> shape.epoch_edges()[:2]
-    [(1, 0, 937), (2, 938, 1875)]
+    >>> RunShape(60_000, 64, 5).total_steps
+    4690
+    >>> RunShape(60_000, 64, 0)
+    Traceback (most recent call last):
+    refimpl.cli.common.CommandError: --epochs must be an integer >= 1. Received: 0
     """
-
-    samples: int
-    batch_size: int
-    epochs: int
 
     def __post_init__(self) -> None:
         for name in ("samples", "batch_size", "epochs"):
@@ -93,50 +102,6 @@ class RunShape:
             self.total_steps,
             f"--samples {self.samples} at --batch-size {self.batch_size} for "
             f"--epochs {self.epochs}",
-        )
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return steps_per_epoch(self.samples, self.batch_size)
-
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.epochs
-
-    @property
-    def last_batch(self) -> int:
-        """Samples in an epoch's last batch."""
-        return self.samples - (self.steps_per_epoch - 1) * self.batch_size
-
-    def epoch_edges(self) -> list[tuple[int, int, int]]:
-        """``(epoch, first step, last step)`` for every epoch, epochs counted from 1."""
-        spe = self.steps_per_epoch
-        return [(e + 1, e * spe, (e + 1) * spe - 1) for e in range(self.epochs)]
-
-    def epoch_of(self, step: int) -> tuple[int, int]:
-        """``(epoch, step within it)``, both counted from 1, for a 0-based ``step``.
-
-        >>> RunShape(60_000, 64, 5).epoch_of(1001)
-        (2, 64)
-        """
-        return step // self.steps_per_epoch + 1, step % self.steps_per_epoch + 1
-
-    def describe(self) -> str:
-        """One sentence: steps an epoch, the last batch, total steps.
-
-        >>> print(RunShape(60_000, 64, 5).describe())
-        60,000 samples at batch 64: 938 steps an epoch (the last batch has 32 samples); 5 epochs = 4,690 steps (steps 0..4689).
-        """
-        last = (
-            f" (the last batch has {self.last_batch} samples)"
-            if self.last_batch != self.batch_size
-            else ""
-        )
-        epochs = "1 epoch" if self.epochs == 1 else f"{self.epochs} epochs"
-        return (
-            f"{self.samples:,} samples at batch {self.batch_size}: {self.steps_per_epoch:,} "
-            f"steps an epoch{last}; {epochs} = {self.total_steps:,} steps "
-            f"(steps 0..{self.total_steps - 1})."
         )
 
 
@@ -306,7 +271,7 @@ def build_schedule(
     if name is None:
         raise CommandError("give NAME (a schedule class, e.g. ExponentialDecay) or --from-config")
     cls = _schedule_class(name)
-    if name in _NESTED:
+    if _nests(cls):
         raise CommandError(
             f"{name} nests schedules: describe it in a file and give --from-config FILE"
         )
@@ -507,7 +472,7 @@ def subject_help(name: str | None, *, lesson: bool) -> str:
             "(default: 0.001)\n"
             '  --function EXPR            the function of epoch and lr, e.g. "lr / 3"\n'
         )
-    if name in _NESTED:
+    if _nests(_schedule_class(name)):
         return f"{_options_parser(name).format_help()}{name} nests schedules: use --from-config.\n"
     return _options_parser(name).format_help()
 

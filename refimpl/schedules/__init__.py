@@ -17,7 +17,7 @@ namespace ``xp``: :mod:`refimpl.numpy_ops` by default, ``keras.ops`` in the adap
 array(0.00083375, dtype=float32)
 """
 
-from refimpl.schedules._base import LearningRateSchedule, compute_dtype
+from refimpl.schedules._base import KNOWLEDGE, LearningRateSchedule, compute_dtype
 from refimpl.schedules.cosine import CosineDecay, cosine_decay
 from refimpl.schedules.cosine_restarts import CosineDecayRestarts, cosine_decay_restarts
 from refimpl.schedules.exponential import ExponentialDecay, exponential_decay
@@ -45,6 +45,7 @@ from refimpl.schedules.warmup import LinearWarmup, linear_warmup
 __all__ = [
     "EXTRA_SCHEDULES",
     "KERAS_SCHEDULES",
+    "KNOWLEDGE",
     "SCHEDULES",
     "CosineDecay",
     "CosineDecayRestarts",

@@ -14,11 +14,14 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import modes, numpy_ops
+from refimpl.runs import TrainingRun
 from refimpl.schedules._validation import warn
+from refimpl.schedules.findings import Finding, epoch_like
 
 __all__ = [
     "FAMILIES",
     "FLOAT32_EXACT_INT_LIMIT",
+    "KNOWLEDGE",
     "REGISTRY",
     "LearningRateSchedule",
     "compute_dtype",
@@ -195,6 +198,13 @@ class LearningRateSchedule:
             return
         if family not in FAMILIES:
             raise TypeError(f"family must be one of {FAMILIES}. Received: family={family!r}")
+        missing = _missing_knowledge(cls)
+        if missing:
+            raise TypeError(
+                f"Schedule class {cls.__name__!r} must define what the project knows about "
+                f"it before it registers (family={family!r}); missing: {', '.join(missing)}. "
+                "See refimpl.schedules.KNOWLEDGE."
+            )
         if cls.__name__ in REGISTRY:
             raise TypeError(f"A schedule class named {cls.__name__!r} is already registered.")
         REGISTRY[cls.__name__] = cls
@@ -282,14 +292,49 @@ class LearningRateSchedule:
         return []
 
     def horizon(self) -> int | None:
-        """The step from which the rate stays constant for ever, None if it keeps
-        changing (or is constant throughout).
+        """The step from which the rate stays constant for ever (the first such integer
+        step for a plain schedule; a step from which it holds, for a composite with
+        non-integer step counts), None if it keeps changing (or is constant throughout).
 
         >>> from refimpl.schedules import CosineDecay
         >>> CosineDecay(0.1, 1000, warmup_target=1.0, warmup_steps=100).horizon()
         1100
         """
         return None
+
+    #: The constructor arguments that count optimizer steps: a value no larger than the
+    #: number of epochs most likely holds epochs where steps belong (:meth:`findings`).
+    step_arguments: ClassVar[tuple[str, ...]] = ()
+
+    def findings(self, run: TrainingRun, rates: np.ndarray | None = None) -> list[Finding]:
+        """What this schedule does over ``run`` that its user should know: a warning for
+        each trap that changes what trains (a horizon longer or shorter than the run, a
+        boundary past the last step, a step count that looks like epochs), a note for
+        what is worth knowing (Keras switching at boundary + 1, restarts, a staircase
+        between epoch boundaries).  ``rates``: the eager rates at steps
+        ``0..run.total_steps - 1`` if already computed.  ``lr-refimpl explain`` prints
+        these with the findings that hold for any schedule (the rate reaching 0, a steep
+        fall, graph and XLA modes).
+
+        >>> from refimpl.runs import TrainingRun
+        >>> from refimpl.schedules import PolynomialDecay
+        >>> for f in PolynomialDecay(0.1, 5, 0.01).findings(TrainingRun(60_000, 64, 5)):
+        ...     print(f)  # doctest: +NORMALIZE_WHITESPACE
+        warning: decay_steps = 5 looks like a number of epochs, but schedules count
+        optimizer steps (batches): with 938 steps an epoch, 5 epochs are decay_steps = 4,690.
+        warning: the horizon is shorter than the run: decay_steps = 5, so from step 5
+        (epoch 1, its step 6 of 938) the rate stays at end_learning_rate = 0.01 for the
+        last 4,685 steps (100% of the run).
+        """
+        if rates is None:
+            rates = np.asarray(self(np.arange(run.total_steps)))
+        found = epoch_like(self.get_config(), self.step_arguments, run)
+        return found + self._findings(run, rates)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """This class's own findings over ``run`` (``rates``: the eager rates at each of
+        its steps); every registered class defines it, [] where it has none to report."""
+        return []
 
     def with_dtype(self, dtype: npt.DTypeLike) -> LearningRateSchedule:
         """The same schedule computing in ``dtype``: each of :attr:`dtype_arguments`
@@ -561,6 +606,32 @@ class LearningRateSchedule:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+#: What every registered schedule class must define (itself or through a registered
+#: base): ``(name, alternatives)``, one of the alternatives being enough.  A class that
+#: has nothing to say for one of them says so explicitly (``counterpart = None``,
+#: ``def horizon(self): return None``, ``def _findings(...): return []``).
+KNOWLEDGE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("the formula", ("formula",)),
+    ("the framework counterpart", ("counterpart",)),
+    ("the accuracy", ("exact_arithmetic", "_forward_error", "children")),
+    ("the edge steps", ("_edges",)),
+    ("the horizon", ("horizon",)),
+    ("the step-counting arguments", ("step_arguments",)),
+    ("the findings over a run", ("_findings",)),
+)
+
+
+def _missing_knowledge(cls: type) -> list[str]:
+    """The entries of :data:`KNOWLEDGE` that ``cls`` leaves to the base class."""
+    own = [k for k in cls.__mro__ if k not in (LearningRateSchedule, object)]
+    defined = {name for k in own for name in vars(k)}
+    return [
+        f"{what} ({' or '.join(names)})"
+        for what, names in KNOWLEDGE
+        if not defined.intersection(names)
+    ]
 
 
 def _positional_after_step(function: Callable[..., Any]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun, first_step_at
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import (
     check_initial_learning_rate,
@@ -19,6 +20,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.schedules.findings import Finding, horizon_findings, step_count
 from refimpl.ulps import constant, rounded
 
 __all__ = ["CosineDecay", "cosine_decay"]
@@ -142,13 +144,27 @@ class CosineDecay(LearningRateSchedule, family="keras"):
         scaled = rounded(abs(1 - a) * half_one_plus_cos, abs(1 - a), u)
         return constant(peak * rounded(scaled, abs(1 - a) + abs(a), u))
 
+    def _length(self) -> float:
+        """Steps until the rate reaches its end: the warmup (if any) and the decay."""
+        warm = float(self.warmup_steps) if self.warmup_target is not None else 0.0
+        return warm + float(self.decay_steps)
+
     def _edges(self) -> list[int]:
-        warm = int(self.warmup_steps) if self.warmup_target is not None else 0
-        return [warm, int(self.decay_steps), warm + int(self.decay_steps)]
+        warm = self.warmup_steps if self.warmup_target is not None else 0
+        ends = (first_step_at(warm), first_step_at(self.decay_steps), self.horizon())
+        return [e for e in ends if e is not None]
 
     def horizon(self) -> int | None:
-        warm = int(self.warmup_steps) if self.warmup_target is not None else 0
-        return warm + int(self.decay_steps)
+        return first_step_at(self._length())
+
+    step_arguments = ("decay_steps", "warmup_steps")
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """The horizon (warmup and decay) against the run."""
+        warmup = self.warmup_target is not None and bool(self.warmup_steps)
+        what = "warmup_steps + decay_steps" if warmup else "decay_steps"
+        length = step_count(self._length())
+        return horizon_findings(run, rates, length, what, "alpha x the peak rate", self)
 
     def __init__(
         self,

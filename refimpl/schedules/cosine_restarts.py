@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun
 from refimpl.schedules._base import FLOAT32_EXACT_INT_LIMIT, LearningRateSchedule
 from refimpl.schedules._validation import (
     check_initial_learning_rate,
@@ -19,6 +20,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.schedules.findings import Finding, listed, rises
 from refimpl.ulps import rounded
 
 __all__ = ["CosineDecayRestarts", "cosine_decay_restarts"]
@@ -164,6 +166,31 @@ class CosineDecayRestarts(LearningRateSchedule, family="keras"):
                 break
             edges.append(round(total))
         return edges
+
+    def horizon(self) -> None:
+        """None: the rate restarts for ever."""
+        return None
+
+    step_arguments = ("first_decay_steps",)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """Where the rate restarts; a first period longer than the run (no restart)."""
+        jumps = rises(rates)
+        if jumps:
+            return [
+                Finding(
+                    "note",
+                    f"the rate restarts (jumps back up) at steps {listed(jumps)}; restarts "
+                    "never stop.",
+                )
+            ]
+        return [
+            Finding(
+                "warning",
+                f"first_decay_steps = {self.first_decay_steps:,} is longer than the run: no "
+                "restart happens, the schedule is a plain cosine decay here.",
+            )
+        ]
 
     def __init__(
         self,

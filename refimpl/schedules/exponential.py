@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun, first_step_at
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import (
     check_bool,
@@ -17,6 +20,8 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.schedules.findings import Finding, staircase_findings
+from refimpl.ulps import constant
 
 __all__ = ["ExponentialDecay", "exponential_decay"]
 
@@ -99,9 +104,25 @@ class ExponentialDecay(LearningRateSchedule, family="keras"):
 
     counterpart = "keras.optimizers.schedules.ExponentialDecay"
 
+    def _forward_error(self, u: float) -> Callable[[Any], Any]:
+        """None beyond the result's 2 ulp: ``lr * rate ** p`` rounds ``pow`` (one ulp)
+        and then the product (one more)."""
+        return constant(0.0)
+
     def _edges(self) -> list[int]:
+        first = first_step_at(self.decay_steps)
         multiples = (1, 2, 3) if self.staircase else (1,)
-        return [k * int(self.decay_steps) for k in multiples]
+        return [] if first is None else [k * first for k in multiples]
+
+    def horizon(self) -> None:
+        """None: the rate decays for ever (towards 0)."""
+        return None
+
+    step_arguments = ("decay_steps",)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """A staircase that never steps within the run, or steps within epochs."""
+        return staircase_findings(run, rates, self.decay_steps, bool(self.staircase))
 
     def __init__(
         self,

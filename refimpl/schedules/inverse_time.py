@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun, first_step_at
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import (
     check_bool,
@@ -17,6 +19,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.schedules.findings import Finding, staircase_findings
 
 __all__ = ["InverseTimeDecay", "inverse_time_decay"]
 
@@ -81,8 +84,19 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
     exact_arithmetic = True
 
     def _edges(self) -> list[int]:
+        first = first_step_at(self.decay_steps)
         multiples = (1, 2, 3) if self.staircase else (1,)
-        return [k * int(self.decay_steps) for k in multiples]
+        return [] if first is None else [k * first for k in multiples]
+
+    def horizon(self) -> None:
+        """None: the rate decays for ever (towards 0)."""
+        return None
+
+    step_arguments = ("decay_steps",)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """A staircase that never steps within the run, or steps within epochs."""
+        return staircase_findings(run, rates, self.decay_steps, bool(self.staircase))
 
     def __init__(
         self,

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import numpy as np  # noqa: F401  (used by the doctests)
+import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun, first_step_at
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import (
     check_initial_learning_rate,
@@ -19,6 +20,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.schedules.findings import Finding, horizon_findings, step_count
 from refimpl.ulps import constant, rounded
 
 __all__ = [
@@ -190,10 +192,18 @@ class LinearCosineDecay(LearningRateSchedule, family="extra"):
         return _linear_cosine_error(self, u, noise=0.0)
 
     def _edges(self) -> list[int]:
-        return [int(self.decay_steps)]
+        end = first_step_at(self.decay_steps)
+        return [] if end is None else [end]
 
     def horizon(self) -> int | None:
-        return int(self.decay_steps)
+        return first_step_at(self.decay_steps)
+
+    step_arguments = ("decay_steps",)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """The horizon against the run."""
+        length = step_count(self.decay_steps)
+        return horizon_findings(run, rates, length, "decay_steps", "its final value", self)
 
     def __init__(
         self,
@@ -239,10 +249,24 @@ class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
         )
 
     def _edges(self) -> list[int]:
-        return [int(self.decay_steps)]
+        end = first_step_at(self.decay_steps)
+        return [] if end is None else [end]
 
     def horizon(self) -> int | None:
         return None  # the noise is drawn at every step, also past decay_steps
+
+    step_arguments = ("decay_steps",)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """The horizon against the run: the noise goes on past it, around the final value
+        of the decay (the same schedule without noise)."""
+        length = step_count(self.decay_steps)
+        quiet = LinearCosineDecay(
+            self.initial_learning_rate, self.decay_steps, self.num_periods, self.alpha, self.beta
+        )
+        return horizon_findings(
+            run, rates, length, "decay_steps", "its final value (plus noise)", quiet
+        )
 
     def __init__(
         self,

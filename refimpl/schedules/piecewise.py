@@ -13,8 +13,10 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import check_name, check_number, warn
+from refimpl.schedules.findings import Finding, at, listed, number
 
 __all__ = ["PiecewiseConstantDecay", "piecewise_constant_decay"]
 
@@ -157,6 +159,71 @@ class PiecewiseConstantDecay(LearningRateSchedule, family="keras"):
     def horizon(self) -> int | None:
         last = float(self.boundaries[-1])
         return int(last) + 1 if math.isfinite(last) and last >= 0 else None
+
+    #: The boundaries count steps too; :meth:`_findings` checks them as a list.
+    step_arguments = ()
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """Boundaries that look like epochs; a boundary at or past the run's last step
+        (the values after it never used); where each value starts (boundary + 1) and
+        whether that is an epoch boundary."""
+        return self._epoch_like_boundaries(run) + self._where_values_start(run)
+
+    def _epoch_like_boundaries(self, run: TrainingRun) -> list[Finding]:
+        spe, bounds = run.steps_per_epoch, list(self.boundaries)
+        if spe < 2 or run.epochs < 2 or max(float(b) for b in bounds) < 1:
+            return []
+        if not all(0 <= float(b) <= run.epochs for b in bounds):
+            return []
+        fixed = ", ".join(str(round(float(b) * spe) - 1) for b in bounds)
+        return [
+            Finding(
+                "warning",
+                f"boundaries {bounds} look like epochs, but schedules count optimizer steps "
+                f"(batches): to switch at the start of those epochs ({spe:,} steps each) "
+                f"write boundaries = [{fixed}] (the new value starts at boundary + 1).",
+            )
+        ]
+
+    def _where_values_start(self, run: TrainingRun) -> list[Finding]:
+        values, last, out = list(self.values), run.last_step, []
+        # The new value starts at the first step past the boundary: floor(boundary) + 1
+        # (an infinite boundary is kept as it is: +inf never switches, -inf always has).
+        starts = [math.floor(b) if math.isfinite(b) else b for b in map(float, self.boundaries)]
+        for i, b in enumerate(starts):
+            if b >= last:
+                unused = ", ".join(number(v) for v in values[i + 1 :])
+                out.append(
+                    Finding(
+                        "warning",
+                        f"boundary {b:,} is at or beyond the run's last step {last:,}: the "
+                        f"value(s) after it ({unused}) are never used.",
+                    )
+                )
+                break
+        inside = [(i, int(b)) for i, b in enumerate(starts) if -1 <= b < last]
+        if inside:
+            where = "; ".join(f"{number(values[i + 1])} from {at(run, b + 1)}" for i, b in inside)
+            out.append(
+                Finding(
+                    "note",
+                    f"Keras switches to the next value at boundary + 1, not at the boundary: {where}.",
+                )
+            )
+            off = [b for _, b in inside if (b + 1) % run.steps_per_epoch]
+            if off:
+                ends = listed([e[2] for e in run.epoch_edges()[:-1]], 4)
+                which = f"boundaries {listed(off)} are not epoch boundaries"
+                if len(off) == 1:
+                    which = f"boundary {off[0]:,} is not an epoch boundary"
+                out.append(
+                    Finding(
+                        "note",
+                        f"{which} (epochs end at steps {ends}): the rate changes in the "
+                        "middle of an epoch.",
+                    )
+                )
+        return out
 
     default_name = "PiecewiseConstant"
 

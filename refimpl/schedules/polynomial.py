@@ -6,9 +6,11 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun, first_step_at
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import (
     check_bool,
@@ -18,6 +20,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
+from refimpl.schedules.findings import Finding, horizon_findings, listed, rises, step_count
 from refimpl.ulps import constant
 
 __all__ = ["PolynomialDecay", "polynomial_decay"]
@@ -111,11 +114,31 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
         return constant(abs(lr - end) * u)
 
     def _edges(self) -> list[int]:
+        first = first_step_at(self.decay_steps)
         multiples = (1, 2, 3) if self.cycle else (1,)
-        return [k * int(self.decay_steps) for k in multiples]
+        return [] if first is None else [k * first for k in multiples]
 
     def horizon(self) -> int | None:
-        return None if self.cycle else int(self.decay_steps)
+        return None if self.cycle else first_step_at(self.decay_steps)
+
+    step_arguments = ("decay_steps",)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """``cycle=True``: where the rate jumps back up; else the horizon against the run."""
+        if not self.cycle:
+            length = step_count(self.decay_steps)
+            return horizon_findings(run, rates, length, "decay_steps", "end_learning_rate", self)
+        jumps = rises(rates)
+        if not jumps:
+            return []
+        return [
+            Finding(
+                "warning",
+                f"cycle=True: after decay_steps = {self.decay_steps:,} the horizon grows to the "
+                "next multiple of decay_steps and the rate jumps back up, at steps "
+                f"{listed(jumps)}.",
+            )
+        ]
 
     def __init__(
         self,

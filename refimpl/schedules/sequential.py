@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, cast
@@ -12,8 +11,10 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun, first_step_at
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import check_name, check_number
+from refimpl.schedules.findings import Finding, number
 from refimpl.schedules.serialization import deserialize_nested, serialize
 
 __all__ = ["SequentialSchedule", "sequential_schedule"]
@@ -77,19 +78,37 @@ class SequentialSchedule(LearningRateSchedule, family="extra"):
     def children(self) -> list[LearningRateSchedule]:
         return list(self.schedules)
 
+    counterpart = None  # Optax's join_schedules, torch's SequentialLR (recursive there)
+
     def _edges(self) -> list[int]:
-        starts = [0.0, *(float(b) for b in self.boundaries)]
+        starts = [first_step_at(b) for b in (0, *self.boundaries)]
         return [
-            int(s) + e
+            s + e
             for s, child in zip(starts, self.schedules)
-            if math.isfinite(s)
+            if s is not None
             for e in child.edge_steps()
         ]
 
     def horizon(self) -> int | None:
-        inner = self.schedules[-1].horizon()
-        last = float(self.boundaries[-1])
-        return None if inner is None or not math.isfinite(last) else int(last) + inner
+        inner, last = self.schedules[-1].horizon(), first_step_at(self.boundaries[-1])
+        return None if inner is None or last is None else last + inner
+
+    #: The boundaries count steps too; :meth:`_findings` checks them as a list.
+    step_arguments = ()
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """A boundary at or past the run's last step: the schedules after it never run."""
+        last = run.last_step
+        for i, b in enumerate(self.boundaries):
+            if float(b) > last:  # schedules[i + 1] starts at the first step >= b
+                return [
+                    Finding(
+                        "warning",
+                        f"boundary {number(b)} is beyond the run's last step {last:,}: "
+                        f"schedules[{i + 1}:] ({len(self.schedules) - i - 1}) never run.",
+                    )
+                ]
+        return []
 
     def __init__(
         self,

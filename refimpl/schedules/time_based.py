@@ -9,11 +9,13 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun
 from refimpl.schedules._base import LearningRateSchedule, compute_dtype
 from refimpl.schedules._validation import check_initial_learning_rate, check_name, check_number
+from refimpl.schedules.findings import Finding, number
 from refimpl.schedules.serialization import deserialize_nested, serialize
 
-__all__ = ["TimeBasedDecay", "time_based_decay"]
+__all__ = ["TimeBasedDecay", "decay_argument_findings", "time_based_decay"]
 
 
 def time_based_decay(
@@ -59,6 +61,29 @@ def time_based_decay(
     return lr
 
 
+def decay_argument_findings(lr: float, decay: float, rates: np.ndarray) -> list[Finding]:
+    """What an optimizer's ``decay=`` does (or does not do) to ``rates`` (the rates of
+    ``TimeBasedDecay(lr, decay)`` at each step of a run): Keras 3 ignores the argument;
+    where it applies it acts per step, not per epoch."""
+    last = len(rates) - 1
+    return [
+        Finding(
+            "warning",
+            f"Keras 3 ignores the optimizer's decay=: keras.optimizers.SGD(learning_rate="
+            f"{number(lr)}, decay={number(decay)}) only warns 'Argument `decay` is no longer "
+            f"supported and will be ignored' and trains at a constant {number(lr)}.  Only "
+            "tf_keras.optimizers.legacy.SGD (Keras <= 2.10) applies it; in Keras 3 write "
+            f"InverseTimeDecay({number(lr)}, decay_steps=1, decay_rate={number(decay)}).",
+        ),
+        Finding(
+            "note",
+            f"decay= acts per step, not per epoch: lr / (1 + {number(decay)} * step) is "
+            f"{number(rates[-1])} at step {last:,}, {rates[-1] / rates[0]:.3g} times the "
+            "initial rate.",
+        ),
+    ]
+
+
 class TimeBasedDecay(LearningRateSchedule, family="extra"):
     """The legacy optimizer ``decay=`` argument as a schedule; see :func:`time_based_decay`.
 
@@ -79,6 +104,22 @@ class TimeBasedDecay(LearningRateSchedule, family="extra"):
 
     def _edges(self) -> list[int]:
         return [e for child in self.children() for e in child.edge_steps()]
+
+    def horizon(self) -> int | None:
+        """None while ``decay > 0`` (the rate falls for ever); with ``decay == 0`` that of
+        a schedule given as the initial rate."""
+        children = self.children()
+        return children[0].horizon() if children and float(self.decay) == 0 else None
+
+    #: ``decay`` is a rate per step, not a step count.
+    step_arguments = ()
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """Keras 3 ignores the optimizer argument this reproduces; it acts per step."""
+        lr = self.initial_learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            return []
+        return decay_argument_findings(float(lr), float(self.decay), rates)
 
     def __init__(
         self,

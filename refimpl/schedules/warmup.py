@@ -9,8 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
+from refimpl.runs import TrainingRun, first_step_at
 from refimpl.schedules._base import LearningRateSchedule
 from refimpl.schedules._validation import check_name, check_number
+from refimpl.schedules.findings import Finding, horizon_findings, number
 from refimpl.schedules.serialization import deserialize_nested, serialize
 
 __all__ = ["LinearWarmup", "linear_warmup"]
@@ -78,13 +80,34 @@ class LinearWarmup(LearningRateSchedule, family="extra"):
     def children(self) -> list[LearningRateSchedule]:
         return [self.schedule]
 
+    counterpart = None  # Optax's linear_schedule + join_schedules, Keras's CosineDecay warmup
+
     def _edges(self) -> list[int]:
-        w = int(self.warmup_steps)
-        return [w, *(w + e for e in self.schedule.edge_steps())]
+        w = first_step_at(self.warmup_steps)
+        return [] if w is None else [w, *(w + e for e in self.schedule.edge_steps())]
 
     def horizon(self) -> int | None:
-        inner = self.schedule.horizon()
-        return None if inner is None else int(self.warmup_steps) + inner
+        inner, w = self.schedule.horizon(), first_step_at(self.warmup_steps)
+        return None if inner is None or w is None else w + inner
+
+    step_arguments = ("warmup_steps",)
+
+    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
+        """A warmup longer than the run; else the whole schedule's horizon against it."""
+        w, last = first_step_at(self.warmup_steps), run.last_step
+        if w is not None and w > last:
+            peak = float(np.asarray(self.schedule(0)))
+            return [
+                Finding(
+                    "warning",
+                    f"the warmup is longer than the run: warmup_steps = {number(self.warmup_steps)} "
+                    f"but the run's last step is {last:,}, so the rate stops at "
+                    f"{number(rates[-1])} and never reaches the schedule's start {number(peak)}.",
+                )
+            ]
+        horizon = self.horizon()
+        what = "warmup_steps + the schedule's horizon"
+        return horizon_findings(run, rates, horizon, what, "its final value", self)
 
     def __init__(
         self,

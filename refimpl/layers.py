@@ -37,14 +37,18 @@ default) is :data:`AUTO_ALGORITHM` -- ``"im2col"`` unless the environment variab
 ``REFIMPL_CONV_ALGORITHM`` names another -- where it applies (Winograd: 3x3, stride 1, at
 least :data:`WINOGRAD_MIN_CHANNELS` input channels), else ``"im2col"``.
 
-Why not Winograd by default: its float32 errors are small (``"winograd4"``: 1-4e-6 of
-the largest value, against im2col's 4-6e-7, see tests/test_winograd.py), but they are
-spread over a tile, so near-zero pre-activations beside large ones change sign more
-often than with im2col, and a ReLU that opens or closes changes the gradient by O(1).
-Trained step for step against Keras from the same weights (the lesson's model, 64
-steps, 5 data seeds: ``benchmarks/trainer.py --parity-seeds 5``), im2col stays within
-1e-3 of Keras's weights in every run (worst 3.6e-4); ``"winograd2"`` exceeds 1e-3 in 2
-of 5, ``"winograd4"`` in all 5 (up to 0.5).
+Why not Winograd by default: Keras parity.  ``"winograd4"``'s float32 forward spread
+rounding noise over each 4x4 output tile, so background outputs (the bias alone) beside
+object pixels changed sign at random and flipped their ReLU -- a systematic error that
+took the weights 0.06-0.8 away from Keras's in the parity run.  Its forward now runs in
+float64 (see "Accuracy" in :mod:`refimpl.winograd`; 0 flips).  What remains is this
+training run's chaos: a ReLU near-tie decided differently grows to 1e-3..1e-2 of the
+weights over 64 steps, and almost any difference from Keras's float32 rounding decides
+some near-tie differently -- im2col from start weights perturbed by half an ulp exceeds
+the 1e-3 bound in 12 of 20 runs, im2col with an exact (float64) conv2 forward in 2 of 5
+seeds.  Measured by ``benchmarks/trainer.py --parity-seeds 5`` (worst over 4 epochs):
+im2col 1.5e-6..3.6e-4, ``"winograd2"`` 1.5e-6..8.4e-3 (2 of 5 above 1e-3),
+``"winograd4"`` 1.9e-6..2.0e-3 (3 of 5 above 1e-3).
 Accuracy on the data set is another matter (see the README).
 
 Buffers live in a per-worker :class:`~refimpl.workspace.Workspace` and are reused from
@@ -591,6 +595,12 @@ class Conv2D(Layer):
     def _tile(self) -> int:
         return {"winograd2": 2, "winograd4": 4}.get(self.resolved_algorithm or "", 0)
 
+    def _forward_dtype(self) -> Any:
+        """Winograd: the precision of the forward pass (see :mod:`refimpl.winograd`,
+        "Accuracy"): float64 for ``"winograd4"``, whose float32 rounding noise leaks into
+        near-zero outputs and flips their ReLU; float32 for ``"winograd2"``."""
+        return np.float64 if self._tile() == 4 else np.float32
+
     def _plan(self, ws: Workspace, n: int) -> Any:
         plan = ws.cache.get(("plan", n))
         if plan is None:
@@ -599,7 +609,10 @@ class Conv2D(Layer):
             ho, wo, pt, pb, pl, pr = self._geometry(h, w)
             m = self._tile()
             if m:
-                plan = WinogradPlan(m, ho, wo, n, c, self.filters, (pt, pl, h, w))
+                plan = WinogradPlan(
+                    m, ho, wo, n, c, self.filters, (pt, pl, h, w),
+                    forward_dtype=self._forward_dtype(),
+                )  # fmt: skip
             else:
                 plan = Im2colPlan(
                     h, w, n, c, self.filters, self.kernel_size, self.strides,
@@ -635,8 +648,12 @@ class Conv2D(Layer):
         if flipped:
             kernel = flipped_kernel(kernel)
         shape = ((m + 2) ** 2, *kernel.shape[2:])
-        out = None if ws is None else ws.buffer("u_flipped" if flipped else "u", shape)
-        return transform_kernel(m, kernel, out)
+        dtype = np.float32 if flipped else self._forward_dtype()
+        if ws is None:
+            return transform_kernel(m, kernel, dtype=dtype)
+        return transform_kernel(
+            m, kernel, ws.buffer("u_flipped" if flipped else "u", shape, dtype=dtype)
+        )
 
     def begin_batch(self, ws: Workspace, rows: int, train: bool) -> None:
         if self._tile():

@@ -93,11 +93,31 @@ runs the three passes a layer needs:
 The bias is folded into the component ``(1, 1)`` (the point 1): its column of ``AT`` is
 all ones, so adding ``bias`` to ``M[1, 1]`` adds it to every output of the tile, and the
 bias gradient is the sum of that component of ``A @ dZ @ A.T``.
+
+**Accuracy: errors are not local.**  Im2col's error in an output comes from that
+output's own 3x3 window; ``F(2x2, 3x3)`` with the points ``0, 1, -1`` has the same
+property (each output uses the components of rows of ``BT`` that touch only its
+window), so an all-zero window gives exactly the bias.  ``F(4x4, 3x3)`` does not: every
+output uses five of the six components of each axis, which mix the whole 6x6 tile, so
+a rounding error in ``V``, ``U`` or ``M`` (each one alone, measured) reaches every output
+of the tile.  Where a tile holds object pixels of ~100 beside black background (the
+lesson's images are fed raw 0-255), the background outputs -- exactly the bias, 0 at
+initialisation, ~1e-4 later -- get float32 noise of ~1e-4, and their ReLU opens or
+closes at random: 28,004 of 802,816 of the lesson's conv2 outputs at step 0, 100-300 a
+step later (the exact convolution and im2col: none), a systematic O(1) change of the
+gradient that took the trained weights 0.06-0.8 away from Keras's.  Hence
+``WinogradPlan(forward_dtype=float64)`` (what ``Conv2D(algorithm="winograd4")`` uses):
+the forward's transforms and products run in float64, outputs whose window is all zeros
+are set to the bias exactly, and the result is rounded once to float32 (max error 3e-8
+of the largest output against float32 F(4x4)'s 1.2e-6; 0 flips).  The gradients stay
+float32 (``V`` rounded once for the kernel gradient): their errors, 1-4x im2col's, change
+no decision by themselves.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -307,8 +327,10 @@ class WinogradPlan:
     of ``in_channels -> out_channels``, giving ``out`` of shape ``(out_h, out_w, N,
     out_channels)``.  Outputs are computed in whole tiles: :attr:`padded` is
     ``(th * m + 2, tw * m + 2, N, C)`` with ``th = ceil(out_h / m)``, and rows and columns
-    beyond the data must stay zero.  ``dtype`` is float32 in the trainer; the tests run
-    the same code in float64.
+    beyond the data must stay zero.  ``dtype`` (buffers, the kernel gradient) is float32
+    in the trainer; the tests run the same code in float64.  ``forward_dtype`` (default
+    ``dtype``) is the precision of :meth:`correlate`: float64 for F(4x4) in the trainer
+    (see "Accuracy" in the module docstring), whose ``u`` must then be float64 too.
     """
 
     def __init__(
@@ -321,27 +343,41 @@ class WinogradPlan:
         out_channels: int,
         input_region: tuple[int, int, int, int] | None = None,
         dtype: Any = np.float32,
+        forward_dtype: Any = None,
     ) -> None:
         t = transforms(m, 3)
         self.m, self.alpha, self.ones = m, t.alpha, t.ones
         self.out_h, self.out_w, self.n = out_h, out_w, n
         self.in_channels, self.out_channels = in_channels, out_channels
         self.dtype = np.dtype(dtype)
+        #: Precision of :meth:`correlate` (default :attr:`dtype`); see the module
+        #: docstring's "Accuracy" for why the trainer runs F(4x4)'s forward in float64.
+        self.forward_dtype = np.dtype(dtype if forward_dtype is None else forward_dtype)
+        mixed = self.forward_dtype != self.dtype
         at, _, bt = t.arrays(np.float64)
-        self.at = at.astype(self.dtype)
-        self.bt = bt.astype(self.dtype)
-        self.a = np.ascontiguousarray(self.at.T)  # (alpha, m): A for A @ dZ @ A.T
+        self.at = at.astype(self.forward_dtype)  # the forward's matrices
+        self.bt = bt.astype(self.forward_dtype)
+        self.a = np.ascontiguousarray(at.T, dtype=self.dtype)  # (alpha, m): A @ dZ @ A.T
         a = self.alpha
         self.th, self.tw = -(-out_h // m), -(-out_w // m)
         th, tw = self.th, self.tw
         self.tiles = th * tw * n
         empty = functools.partial(aligned_zeros, dtype=self.dtype)
+        wide = functools.partial(aligned_zeros, dtype=self.forward_dtype)
         self.padded = empty((th * m + 2, tw * m + 2, n, in_channels))
-        self._rows = empty((th, a, (tw * m + 2) * n * in_channels))  # after the row pass
+        self._padded_f = wide(self.padded.shape) if mixed else self.padded
+        self._rows = wide((th, a, (tw * m + 2) * n * in_channels))  # after the row pass
         self.v = empty((a, a, th, tw, n, in_channels))  # transformed input (kept)
-        self.products = empty((a * a, self.tiles, out_channels))
-        self._cols = empty((m, a, th, tw, n * out_channels))
+        self._v_f = wide(self.v.shape) if mixed else self.v
+        self._v_stale = False  # mixed: self.v not yet rounded from self._v_f
+        self.products = wide((a * a, self.tiles, out_channels))
+        self._cols = wide((m, a, th, tw, n * out_channels))
         self.out = empty((th * m, tw * m, n, out_channels))
+        self._out_f = wide(self.out.shape) if mixed else self.out
+        # mixed: where the 3x3 window of the input holds only zeros (see correlate)
+        self._nonzero = np.zeros((th * m + 2, tw * m + 2, n, in_channels), bool) if mixed else None
+        self._window = np.zeros((th * m + 2, tw * m + 2, n), bool) if mixed else None
+        self._support = np.zeros((th * m, tw * m, n, 1), bool) if mixed else None
         top, left, h, w = (1, 1, out_h, out_w) if input_region is None else input_region
         if top < 0 or left < 0 or top + h > self.padded.shape[0] or left + w > self.padded.shape[1]:
             raise ValueError(
@@ -434,30 +470,60 @@ class WinogradPlan:
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         """``z[i, j, n, f] = bias[f] + sum_{u, v, c} padded[i + u, j + v, n, c] * K[u, v, c, f]``
-        for ``U = transform_kernel(m, K)``, after copying ``x`` into :attr:`input` (None or
-        :attr:`input` itself: already there).
+        for ``U = transform_kernel(m, K)`` (of :attr:`forward_dtype`), after copying ``x``
+        into :attr:`input` (None or :attr:`input` itself: already there).
 
         Returns the ``(out_h, out_w, N, F)`` view of :attr:`out`, or ``out`` itself if
         given (any view whose last two axes are contiguous, e.g. the next layer's padded
         input; its size must be whole tiles).  The transformed input stays in :attr:`v`
         for the kernel gradient.
+
+        With a wider :attr:`forward_dtype` than :attr:`dtype` (mixed precision), the
+        input is widened, every stage runs in :attr:`forward_dtype`, outputs whose 3x3
+        input window is all zeros are set to ``bias`` exactly (their exact value: the
+        transforms would leave rounding noise there, see the module docstring), and the
+        result is rounded once to :attr:`dtype`.
         """
         if x is not None and x is not self.input:
             np.copyto(self.input, x)
         a, m, th, tw = self.alpha, self.m, self.th, self.tw
-        self._tile_pass(self.padded, 0, 0, a, self.bt, self._rows, self.v)
-        np.matmul(self.v.reshape(a * a, self.tiles, self.in_channels), u, out=self.products)
+        mixed = self._padded_f is not self.padded
+        if mixed:
+            np.copyto(self._padded_f, self.padded)
+        self._tile_pass(self._padded_f, 0, 0, a, self.bt, self._rows, self._v_f)
+        self._v_stale = mixed
+        np.matmul(self._v_f.reshape(a * a, self.tiles, self.in_channels), u, out=self.products)
         if bias is not None:
             self.products[self.ones * a + self.ones] += bias
         nf = self.n * self.out_channels
         np.matmul(self.at, self.products.reshape(a, -1), out=self._cols.reshape(m, -1))
-        if out is None:
-            target = self.out.reshape(th, m, tw, m, nf)
+        if out is None or mixed:
+            target = self._out_f.reshape(th, m, tw, m, nf)
         else:
             target = out.view()
             target.shape = (th, m, tw, m, nf)  # AttributeError if not a view: a caller's bug
         np.matmul(self.at, self._cols.transpose(2, 0, 3, 1, 4), out=target)
+        if mixed:
+            self._zero_windows_to_bias(bias)
+            np.copyto(self.out if out is None else out, self._out_f)
         return self.out[: self.out_h, : self.out_w] if out is None else out
+
+    def _zero_windows_to_bias(self, bias: np.ndarray | None) -> None:
+        """``out_f[i, j, n] = bias`` where ``padded[i:i+3, j:j+3, n]`` is all zeros."""
+        assert self._nonzero is not None
+        assert self._window is not None
+        assert self._support is not None
+        np.not_equal(self.padded, 0, out=self._nonzero)
+        np.any(self._nonzero, axis=3, out=self._window)
+        h, w = self._support.shape[:2]
+        support = self._support[..., 0]
+        np.copyto(support, self._window[:h, :w])
+        for du, dv in itertools.product(range(3), range(3)):
+            if du or dv:
+                support |= self._window[du : du + h, dv : dv + w]
+        np.logical_not(self._support, out=self._support)
+        fill = np.zeros(self.out_channels) if bias is None else bias
+        np.copyto(self._out_f, fill, where=self._support)
 
     # -- kernel gradient ----------------------------------------------------------------
     def accumulate_kernel_gradient(
@@ -472,6 +538,9 @@ class WinogradPlan:
         """
         a, m = self.alpha, self.m
         f = self.out_channels
+        if self._v_stale:  # mixed precision: V rounded once, for the float32 products
+            np.copyto(self.v, self._v_f)
+            self._v_stale = False
         if self._dz_v is None:
             empty = functools.partial(aligned_zeros, dtype=self.dtype)
             row_len = dz_padded.shape[1] * dz_padded.shape[2] * dz_padded.shape[3]

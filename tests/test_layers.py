@@ -132,8 +132,8 @@ def test_backward_accumulates_into_grads_over_sub_batches(algorithm: str, batche
         assert _bwd(layer, dz[lo : lo + 2], ws, parts, need_dx=False) is None
     if batched:
         layer.end_batch(ws, parts)
-    for a, b in zip(parts, whole, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    for a, b in zip(parts, whole, strict=True):  # float32 sums in another order: 1e-5 of the scale
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(np.abs(b).max()))
 
 
 def test_dense_and_flatten_equal_the_loop_twin() -> None:

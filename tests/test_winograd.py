@@ -303,3 +303,103 @@ def test_float32_accuracy_within_derived_bounds(algorithm: str, data: str) -> No
         f"{algorithm:9s} {data:6s} max relative error (max|err| / max|exact|): "
         + ", ".join(f"{k} {v:.1e}" for k, v in errors.items())
     )
+
+
+# -- F(4x4)'s forward in float64: the trainer's ReLU decisions -----------------------------
+#
+# Winograd's transforms mix a whole (m + 2) x (m + 2) input tile into every output of the
+# tile, so a rounding error in V, U or M reaches outputs whose own 3x3 window holds only
+# small values.  On images with a black background (the lesson's, fed raw 0-255) those
+# outputs are the bias alone (0 at initialisation) beside object pixels of ~100: float32
+# F(4x4) noise there (~1e-4) flips their ReLU, which changes the gradient by O(1).
+# ``WinogradPlan(forward_dtype=float64)`` runs the forward in float64, writes the exact
+# value (the bias) where the window is all zeros, and rounds once.
+
+
+def _object_on_black(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A "same" 3x3 layer's input like the lesson's conv2 sees it: non-negative values
+    up to ~150 on a disc, zeros around it; a Glorot kernel; a small bias."""
+    rng = np.random.default_rng(seed)
+    h = w = 28
+    n, c, f = 4, 8, 4
+    yy, xx = np.mgrid[0:h, 0:w]
+    disc = ((yy - 13) ** 2 + (xx - 15) ** 2 < 7**2)[:, :, None, None]
+    x = (np.maximum(rng.standard_normal((h, w, n, c)) * 60 + 40, 0) * disc).astype(np.float32)
+    limit = np.sqrt(6 / (9 * c + 9 * f))
+    kernel = rng.uniform(-limit, limit, (3, 3, c, f)).astype(np.float32)
+    bias = (rng.standard_normal(f) * 1e-4).astype(np.float32)
+    return x, kernel, bias
+
+
+def _forward(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, forward_dtype: type):  # type: ignore[no-untyped-def]
+    h, w, n, c = x.shape
+    plan = WinogradPlan(4, h, w, n, c, kernel.shape[3], forward_dtype=forward_dtype)
+    u = transform_kernel(4, kernel, dtype=forward_dtype)
+    return plan, plan.correlate(x, u, bias).copy()
+
+
+@pytest.mark.parametrize("bias_zero", [True, False])
+def test_float64_forward_gives_the_bias_exactly_where_the_window_is_all_zeros(
+    bias_zero: bool,
+) -> None:
+    x, kernel, bias = _object_on_black(11)
+    if bias_zero:
+        bias[...] = 0
+    xpad = np.zeros((30, 30, *x.shape[2:]))
+    xpad[1:-1, 1:-1] = x
+    window_zero = bounds.direct64(np.abs(xpad), np.ones((3, 3, x.shape[3], 1)), 28, 28)[..., 0] == 0
+    mixed = (window_zero & ~np.all(window_zero.reshape(7, 4, 7, 4, -1), axis=(1, 3)).repeat(4, 0)
+             .repeat(4, 1))  # fmt: skip
+    assert mixed.sum() > 100  # outputs in tiles that also hold object pixels
+    _, z = _forward(x, kernel, bias, np.float64)
+    assert np.array_equal(z[window_zero], np.broadcast_to(bias, z[window_zero].shape))
+    # ... which float32 F(4x4) misses: its noise there is what flipped the ReLUs
+    _, z32 = _forward(x, kernel, bias, np.float32)
+    assert np.any(z32[mixed] != bias)
+
+
+def test_float64_forward_is_rounded_once_within_the_derived_bound() -> None:
+    """``|z - exact| <= u32 (|exact| + e64) + e64`` with ``e64`` the float64 Winograd
+    bound (tests/_bounds.py's terms with float64's unit roundoff): one rounding to float32
+    of a value accurate to float64."""
+    x, kernel, bias = _object_on_black(12)
+    xpad = np.zeros((30, 30, *x.shape[2:]))
+    xpad[1:-1, 1:-1] = x
+    exact = bounds.direct64(xpad, kernel, 28, 28) + bias
+    k = 4 * 6 + x.shape[3] + 2
+    e64 = bounds.gamma(k, U64) * (bounds._winograd_abs(4, xpad, kernel, 28, 28) + np.abs(bias))
+    bound = bounds.U32 * (np.abs(exact) + e64) + e64
+    plan, z = _forward(x, kernel, bias, np.float64)
+    assert z.dtype == np.float32
+    assert plan.v.dtype == np.float32
+    err = np.abs(z - exact)
+    assert np.all(err <= bound)
+    # the ReLU decisions are the exact ones wherever the bound decides them
+    decided = np.abs(exact) > bound
+    assert decided.mean() > 0.99
+    assert np.array_equal((z > 0)[decided], (exact > 0)[decided])
+    # near zero, where ReLU decides, float32 F(4x4)'s error is 100x larger
+    small = np.abs(exact) < 1e-3
+    _, z32 = _forward(x, kernel, bias, np.float32)
+    assert np.abs(z32 - exact)[small].max() > 100 * err[small].max()
+
+
+@pytest.mark.parametrize("case", PLAN_CASES, ids=str)
+def test_mixed_precision_plan_equals_the_float64_plan(case: tuple) -> None:
+    """Storage float32, forward float64: the forward (rounded once) and the kernel
+    gradient from the rounded V agree with the all-float64 plan to float32 accuracy,
+    with partial tiles and "valid" regions."""
+    out_h, out_w, n, c, f, region = case
+    plan64, x, kernel, bias, rng = _plan_case(4, case, 5)
+    mixed = WinogradPlan(4, out_h, out_w, n, c, f, region, forward_dtype=np.float64)
+    want = plan64.correlate(x, transform_kernel(4, kernel, dtype=np.float64), bias).copy()
+    got = mixed.correlate(x, transform_kernel(4, kernel, dtype=np.float64), bias)
+    np.testing.assert_allclose(got, want, rtol=2**-23, atol=2**-23 * np.abs(want).max())
+    dz_plan = _dz_plan(plan64)
+    dz_plan.input[...] = rng.standard_normal(want.shape)
+    s64 = np.zeros((36, c, f))
+    plan64.accumulate_kernel_gradient(dz_plan.padded, 1, 1, s64)
+    s32 = np.zeros((36, c, f), np.float32)
+    mixed.accumulate_kernel_gradient(dz_plan.padded.astype(np.float32), 1, 1, s32)
+    dk = kernel_gradient(4, s64)
+    np.testing.assert_allclose(kernel_gradient(4, s32), dk, atol=1e-5 * np.abs(dk).max())

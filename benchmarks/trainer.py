@@ -359,9 +359,8 @@ def _parity_seeds(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    """CPU time per layer pass, one worker (process_time), one epoch-equivalent."""
-    import numpy as np
-
+    """CPU time per layer pass, one worker (process_time), one epoch-equivalent
+    (``REFIMPL_CONV_ALGORITHM`` chooses the convolution algorithm, as for a user)."""
     from refimpl.engine import Execution
 
     x, y = _load(args.samples)
@@ -399,7 +398,6 @@ def _profile(args: argparse.Namespace) -> int:
         for key, value in sorted(totals.items(), key=lambda kv: -kv[1]):
             print(f"  {key:52s} {value:7.2f} s  {value / n * 1e6:6.1f} us/image")
         print(f"  {'other (engine, data, callbacks)':52s} {cpu - sum(totals.values()):7.2f} s")
-        del np
     return 0
 
 

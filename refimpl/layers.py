@@ -33,23 +33,28 @@ and the gradients, given ``dL/dz``::
 and stride: one patch copy and one matrix product per pass) or Winograd's minimal
 filtering for 3x3 stride-1 kernels (:mod:`refimpl.winograd`; ``"winograd2"`` with 2x2
 output tiles, ``"winograd4"`` with 4x4: 4x fewer multiplications).  ``"auto"`` (the
-default) is :data:`AUTO_ALGORITHM` -- ``"im2col"`` unless the environment variable
+default) is :data:`AUTO_ALGORITHM` -- ``"winograd2"`` unless the environment variable
 ``REFIMPL_CONV_ALGORITHM`` names another -- where it applies (Winograd: 3x3, stride 1, at
 least :data:`WINOGRAD_MIN_CHANNELS` input channels), else ``"im2col"``.
 
-Why not Winograd by default: Keras parity.  ``"winograd4"``'s float32 forward spread
-rounding noise over each 4x4 output tile, so background outputs (the bias alone) beside
-object pixels changed sign at random and flipped their ReLU -- a systematic error that
-took the weights 0.06-0.8 away from Keras's in the parity run.  Its forward now runs in
-float64 (see "Accuracy" in :mod:`refimpl.winograd`; 0 flips).  What remains is this
-training run's chaos: a ReLU near-tie decided differently grows to 1e-3..1e-2 of the
-weights over 64 steps, and almost any difference from Keras's float32 rounding decides
-some near-tie differently -- im2col from start weights perturbed by half an ulp exceeds
-the 1e-3 bound in 12 of 20 runs, im2col with an exact (float64) conv2 forward in 2 of 5
-seeds.  Measured by ``benchmarks/trainer.py --parity-seeds 5`` (worst over 4 epochs):
-im2col 1.5e-6..3.6e-4, ``"winograd2"`` 1.5e-6..8.4e-3 (2 of 5 above 1e-3),
-``"winograd4"`` 1.9e-6..2.0e-3 (3 of 5 above 1e-3).
-Accuracy on the data set is another matter (see the README).
+Why ``"winograd2"``: the fastest algorithm that keeps Keras parity step by step.  At
+every step of Keras's own run, fed Keras's weights and inputs, each of refimpl's
+convolutions must stay within the two computations' rounding bound of Keras's
+pre-activations, ``2 gamma_{n+1} (sum |x| |w| + |b|)`` (tests/test_keras_trainer_parity.py),
+so that a ReLU can decide differently only at a near-tie.  Measured (worst over 16
+steps, as a fraction of that bound): im2col 0.00, ``"winograd2"`` 0.02,
+``"winograd4"`` 0.01 on the lesson's second layer.  ``"winograd4"`` keeps it only with
+its forward in float64 (see "Accuracy" in :mod:`refimpl.winograd`; a float32 F(4x4)
+forward spreads rounding over the tile and exceeds the bound up to 1e5-fold, flipping
+thousands of ReLUs a step), which makes it slower than ``"winograd2"``: an epoch of the
+lesson at batch 64 took 0.85x Keras's time with ``"winograd2"`` (0.81-1.12), 0.98x with
+``"winograd4"`` (0.88-1.30), 1.13x with im2col (1.11-1.42), 3 interleaved rounds of
+``benchmarks/trainer.py``.  Trained freely, no algorithm but one rounding exactly as
+Keras does follows Keras's weights for long: a near-tie decided the other way grows to
+1e-3..1e-2 of the weights within 64 steps (im2col from start weights perturbed by half
+an ulp exceeds 1e-3 in 12 of 20 runs; ``benchmarks/trainer.py --parity-seeds 5``, worst
+over 4 epochs: im2col 1.5e-6..3.6e-4, ``"winograd2"`` 1.5e-6..8.4e-3, ``"winograd4"``
+1.9e-6..2.0e-3), so that free-running comparison is made with im2col.
 
 Buffers live in a per-worker :class:`~refimpl.workspace.Workspace` and are reused from
 batch to batch.
@@ -90,7 +95,7 @@ _ACTIVATIONS = ("linear", "relu", "softmax")
 #: ``Conv2D(algorithm=...)`` values.
 ALGORITHMS = ("auto", "im2col", "winograd2", "winograd4")
 #: What ``"auto"`` means where Winograd applies (see the module docstring).
-AUTO_ALGORITHM = "im2col"
+AUTO_ALGORITHM = "winograd2"
 #: ``"auto"`` uses Winograd only from this many input channels: with fewer, the
 #: transforms cost more than the products they save (the lesson's first layer, 1 -> 32
 #: channels, runs 2.3x faster with im2col; its second, 32 -> 16, 3.5x faster with

@@ -276,6 +276,7 @@ def _lesson(args: argparse.Namespace) -> int:
 
     extra = shlex.split(args.lesson_args)
     times: dict[str, list[float]] = {"numpy": [], "keras": []}
+    accuracy: dict[str, dict[str, list[float]]] = {"numpy": {}, "keras": {}}
     print(f"# lr-refimpl tutorial {' '.join(extra)}; load average {os.getloadavg()[0]:.2f}")
     for r in range(args.rounds):
         for backend in ("numpy", "keras") if r % 2 == 0 else ("keras", "numpy"):
@@ -287,12 +288,20 @@ def _lesson(args: argparse.Namespace) -> int:
                 t0 = time.perf_counter()
                 proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
                 seconds = time.perf_counter() - t0
-            if proc.returncode != 0:
-                raise RuntimeError(f"{backend} tutorial failed:\n{proc.stderr[-3000:]}")
+                if proc.returncode != 0:
+                    raise RuntimeError(f"{backend} tutorial failed:\n{proc.stderr[-3000:]}")
+                with open(os.path.join(out, "results.json"), encoding="utf-8") as f:
+                    for run in json.load(f)["runs"]:
+                        final = run["history"]["val_accuracy"][-1]
+                        accuracy[backend].setdefault(run["key"], []).append(final)
             times[backend].append(seconds)
             print(f"round {r + 1} {backend:5s}: {seconds:7.1f} s", flush=True)
     ratios = [a / b for a, b in zip(times["numpy"], times["keras"], strict=True)]
     print(f"numpy / keras: {_range(ratios)}   (goal: < 1)")
+    print("final test accuracy per configuration (median over rounds), numpy - keras:")
+    for key, ours in accuracy["numpy"].items():
+        a, b = statistics.median(ours), statistics.median(accuracy["keras"][key])
+        print(f"  {key:14s} numpy {a:.4f}  keras {b:.4f}  {100 * (a - b):+.2f} points")
     return 0
 
 

@@ -14,7 +14,12 @@ step, and a warning for each classic trap:
 * a PiecewiseConstantDecay boundary at or beyond the last step (its value is never
   used), and boundaries that are not epoch boundaries;
 * ``LearningRateScheduler`` changing the rate already at epoch 0;
-* the optimizer's ``decay=``, which Keras 3 ignores.
+* the optimizer's ``decay=``, which Keras 3 ignores;
+* the rate training applies (graph and XLA modes) where it differs from the eager call.
+
+What a schedule class warns about itself is its own
+:meth:`~refimpl.schedules.LearningRateSchedule.findings`; this module adds what holds
+for any schedule (the rate reaching 0, a steep fall, the modes) and the epoch callbacks.
 
 A step is one optimizer update (one batch).  An epoch of ``samples`` images at batch
 ``B`` is ``ceil(samples / B)`` steps, the last batch possibly partial: 60,000 images at

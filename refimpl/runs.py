@@ -68,9 +68,11 @@ class TrainingRun:
         for name in ("samples", "batch_size", "epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"Argument `{name}` must be an integer >= 1. Received: {name}={value!r}"
-                )
+                raise self._invalid(name, value)
+
+    def _invalid(self, name: str, value: Any) -> ValueError:
+        """The error for field ``name`` given ``value`` (the command line names its flag)."""
+        return ValueError(f"Argument `{name}` must be an integer >= 1. Received: {name}={value!r}")
 
     @property
     def steps_per_epoch(self) -> int:

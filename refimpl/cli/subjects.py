@@ -91,11 +91,7 @@ class RunShape(TrainingRun):
     """
 
     def __post_init__(self) -> None:
-        for name in ("samples", "batch_size", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                flag = "--" + name.replace("_", "-")
-                raise CommandError(f"{flag} must be an integer >= 1. Received: {value!r}")
+        super().__post_init__()
         if self.epochs > MAX_EPOCHS:
             raise CommandError(f"--epochs must be at most {MAX_EPOCHS:,}. Received: {self.epochs}")
         check_step_count(
@@ -103,6 +99,10 @@ class RunShape(TrainingRun):
             f"--samples {self.samples} at --batch-size {self.batch_size} for "
             f"--epochs {self.epochs}",
         )
+
+    def _invalid(self, name: str, value: Any) -> CommandError:
+        flag = "--" + name.replace("_", "-")
+        return CommandError(f"{flag} must be an integer >= 1. Received: {value!r}")
 
 
 @dataclass(frozen=True)

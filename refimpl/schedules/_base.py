@@ -608,8 +608,8 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-#: What every registered schedule class must define (itself or through a registered
-#: base): ``(name, alternatives)``, one of the alternatives being enough.  A class that
+#: What every registered schedule class must define (itself or through one of its
+#: bases other than LearningRateSchedule): ``(name, alternatives)``, one of the alternatives being enough.  A class that
 #: has nothing to say for one of them says so explicitly (``counterpart = None``,
 #: ``def horizon(self): return None``, ``def _findings(...): return []``).
 KNOWLEDGE: tuple[tuple[str, tuple[str, ...]], ...] = (

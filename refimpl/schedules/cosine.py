@@ -20,7 +20,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
-from refimpl.schedules.findings import Finding, horizon_findings, step_count
+from refimpl.schedules.findings import Finding, horizon_findings
 from refimpl.ulps import constant, rounded
 
 __all__ = ["CosineDecay", "cosine_decay"]
@@ -163,8 +163,7 @@ class CosineDecay(LearningRateSchedule, family="keras"):
         """The horizon (warmup and decay) against the run."""
         warmup = self.warmup_target is not None and bool(self.warmup_steps)
         what = "warmup_steps + decay_steps" if warmup else "decay_steps"
-        length = step_count(self._length())
-        return horizon_findings(run, rates, length, what, "alpha x the peak rate", self)
+        return horizon_findings(run, rates, self.horizon(), what, "alpha x the peak rate", self)
 
     def __init__(
         self,

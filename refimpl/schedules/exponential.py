@@ -6,12 +6,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.runs import TrainingRun, first_step_at
-from refimpl.schedules._base import LearningRateSchedule
+from refimpl.schedules._staircase import StaircaseDecay
 from refimpl.schedules._validation import (
     check_bool,
     check_initial_learning_rate,
@@ -20,7 +18,6 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
-from refimpl.schedules.findings import Finding, staircase_findings
 from refimpl.ulps import constant
 
 __all__ = ["ExponentialDecay", "exponential_decay"]
@@ -86,7 +83,7 @@ def exponential_decay(
     return xp.multiply(lr, xp.power(rate, p))
 
 
-class ExponentialDecay(LearningRateSchedule, family="keras"):
+class ExponentialDecay(StaircaseDecay, family="keras"):
     """``keras.optimizers.schedules.ExponentialDecay``, exactly; see :func:`exponential_decay`.
 
     >>> schedule = ExponentialDecay(0.001, decay_steps=500, decay_rate=0.98, staircase=True)
@@ -98,31 +95,12 @@ class ExponentialDecay(LearningRateSchedule, family="keras"):
 
     formula = staticmethod(exponential_decay)
 
-    @property
-    def decision(self) -> str | None:
-        return "the staircase: floor(step / decay_steps)" if self.staircase else None
-
     counterpart = "keras.optimizers.schedules.ExponentialDecay"
 
     def _forward_error(self, u: float) -> Callable[[Any], Any]:
         """None beyond the result's 2 ulp: ``lr * rate ** p`` rounds ``pow`` (one ulp)
         and then the product (one more)."""
         return constant(0.0)
-
-    def _edges(self) -> list[int]:
-        first = first_step_at(self.decay_steps)
-        multiples = (1, 2, 3) if self.staircase else (1,)
-        return [] if first is None else [k * first for k in multiples]
-
-    def horizon(self) -> None:
-        """None: the rate decays for ever (towards 0)."""
-        return None
-
-    step_arguments = ("decay_steps",)
-
-    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
-        """A staircase that never steps within the run, or steps within epochs."""
-        return staircase_findings(run, rates, self.decay_steps, bool(self.staircase))
 
     def __init__(
         self,

@@ -113,19 +113,18 @@ def rises(rates: np.ndarray) -> list[int]:
 def horizon_findings(
     run: TrainingRun,
     rates: np.ndarray,
-    length: float | None,
+    horizon: int | None,
     what: str,
     end_name: str,
     schedule: Callable[[Any], Any],
 ) -> list[Finding]:
-    """A decay of ``length`` steps (``what`` names it, ``end_name`` the value it ends
-    at; None: not finite, warned about already) against the run: longer, so the rate
-    never reaches its end, or shorter, so the last part of the run trains at the end
-    value.  ``schedule`` gives the end value (at the first step at or past ``length``).
+    """A decay that ends at step ``horizon`` (the first step at its end value; ``what``
+    names its length, ``end_name`` the value; None: not finite, warned about already)
+    against the run: longer, so the rate never reaches its end, or shorter, so the last
+    part of the run trains at the end value.  ``schedule`` gives the end value.
     """
-    if length is None:
+    if horizon is None:
         return []
-    horizon = math.ceil(length)  # the first step at or past the end of the decay
     # (a step beyond int64 is passed as a float: an int that large cannot be cast)
     end_value = float(np.asarray(schedule(horizon if horizon < 2**63 else float(horizon))))
     last = run.last_step

@@ -5,12 +5,10 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from refimpl import numpy_ops
-from refimpl.runs import TrainingRun, first_step_at
-from refimpl.schedules._base import LearningRateSchedule
+from refimpl.schedules._staircase import StaircaseDecay
 from refimpl.schedules._validation import (
     check_bool,
     check_initial_learning_rate,
@@ -19,7 +17,6 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
-from refimpl.schedules.findings import Finding, staircase_findings
 
 __all__ = ["InverseTimeDecay", "inverse_time_decay"]
 
@@ -67,7 +64,7 @@ def inverse_time_decay(
     return xp.divide(lr, xp.add(xp.cast(1, dtype), xp.multiply(rate, p)))
 
 
-class InverseTimeDecay(LearningRateSchedule, family="keras"):
+class InverseTimeDecay(StaircaseDecay, family="keras"):
     """``keras.optimizers.schedules.InverseTimeDecay``, exactly; see :func:`inverse_time_decay`.
 
     >>> InverseTimeDecay(0.003, 100, 0.5)(200)
@@ -76,27 +73,8 @@ class InverseTimeDecay(LearningRateSchedule, family="keras"):
 
     formula = staticmethod(inverse_time_decay)
 
-    @property
-    def decision(self) -> str | None:
-        return "the staircase: floor(step / decay_steps)" if self.staircase else None
-
     counterpart = "keras.optimizers.schedules.InverseTimeDecay"
     exact_arithmetic = True
-
-    def _edges(self) -> list[int]:
-        first = first_step_at(self.decay_steps)
-        multiples = (1, 2, 3) if self.staircase else (1,)
-        return [] if first is None else [k * first for k in multiples]
-
-    def horizon(self) -> None:
-        """None: the rate decays for ever (towards 0)."""
-        return None
-
-    step_arguments = ("decay_steps",)
-
-    def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
-        """A staircase that never steps within the run, or steps within epochs."""
-        return staircase_findings(run, rates, self.decay_steps, bool(self.staircase))
 
     def __init__(
         self,

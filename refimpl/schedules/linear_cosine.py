@@ -20,7 +20,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
-from refimpl.schedules.findings import Finding, horizon_findings, step_count
+from refimpl.schedules.findings import Finding, horizon_findings
 from refimpl.ulps import constant, rounded
 
 __all__ = [
@@ -202,8 +202,8 @@ class LinearCosineDecay(LearningRateSchedule, family="extra"):
 
     def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
         """The horizon against the run."""
-        length = step_count(self.decay_steps)
-        return horizon_findings(run, rates, length, "decay_steps", "its final value", self)
+        horizon = self.horizon()
+        return horizon_findings(run, rates, horizon, "decay_steps", "its final value", self)
 
     def __init__(
         self,
@@ -260,12 +260,12 @@ class NoisyLinearCosineDecay(LearningRateSchedule, family="extra"):
     def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
         """The horizon against the run: the noise goes on past it, around the final value
         of the decay (the same schedule without noise)."""
-        length = step_count(self.decay_steps)
+        end = first_step_at(self.decay_steps)  # horizon() is None: the noise goes on
         quiet = LinearCosineDecay(
             self.initial_learning_rate, self.decay_steps, self.num_periods, self.alpha, self.beta
         )
         return horizon_findings(
-            run, rates, length, "decay_steps", "its final value (plus noise)", quiet
+            run, rates, end, "decay_steps", "its final value (plus noise)", quiet
         )
 
     def __init__(

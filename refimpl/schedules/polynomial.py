@@ -20,7 +20,7 @@ from refimpl.schedules._validation import (
     check_positive_steps,
     warn,
 )
-from refimpl.schedules.findings import Finding, horizon_findings, listed, rises, step_count
+from refimpl.schedules.findings import Finding, horizon_findings, listed, rises
 from refimpl.ulps import constant
 
 __all__ = ["PolynomialDecay", "polynomial_decay"]
@@ -126,8 +126,8 @@ class PolynomialDecay(LearningRateSchedule, family="keras"):
     def _findings(self, run: TrainingRun, rates: np.ndarray) -> list[Finding]:
         """``cycle=True``: where the rate jumps back up; else the horizon against the run."""
         if not self.cycle:
-            length = step_count(self.decay_steps)
-            return horizon_findings(run, rates, length, "decay_steps", "end_learning_rate", self)
+            horizon = self.horizon()
+            return horizon_findings(run, rates, horizon, "decay_steps", "end_learning_rate", self)
         jumps = rises(rates)
         if not jumps:
             return []
